@@ -1,0 +1,84 @@
+//! Store errors, classified into what a caller can act on.
+
+/// The S3 operation that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// GetBucketCors
+    Get,
+    /// PutBucketCors
+    Put,
+    /// DeleteBucketCors
+    Delete,
+}
+
+impl Operation {
+    /// Lower-case name, as used in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::Put => "put",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Get => "GetBucketCors",
+            Self::Put => "PutBucketCors",
+            Self::Delete => "DeleteBucketCors",
+        })
+    }
+}
+
+/// What kind of failure a store reported; decides whether to retry or to wait for a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoreErrorKind {
+    /// The bucket does not exist.
+    NoSuchBucket,
+    /// Credentials rejected, permission missing, or the bucket belongs to another owner.
+    AccessDenied,
+    /// The store rejected the configuration (MalformedXML, InvalidRequest, ...).
+    InvalidConfiguration,
+    /// The store does not implement bucket CORS.
+    NotImplemented,
+    /// The store asked us to slow down (SlowDown, 503, 429).
+    Throttled,
+    /// A failure that may pass: 5xx, timeouts, connection errors.
+    Transient,
+    /// Anything else.
+    Other,
+}
+
+impl StoreErrorKind {
+    /// True when trying again later, unchanged, may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Throttled | Self::Transient)
+    }
+}
+
+/// A failed store operation. The message is the store's own words (code and message), never
+/// credentials.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} on bucket {bucket:?} failed ({kind:?}): {message}")]
+pub struct StoreError {
+    /// What kind of failure this is.
+    pub kind: StoreErrorKind,
+    /// Which operation failed.
+    pub operation: Operation,
+    /// The bucket concerned.
+    pub bucket: String,
+    /// The store's error code and message, or a description of the transport failure.
+    pub message: String,
+    /// The underlying SDK error, if any.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    /// An error without an underlying cause.
+    pub fn new(kind: StoreErrorKind, operation: Operation, bucket: &str, message: impl Into<String>) -> Self {
+        Self { kind, operation, bucket: bucket.to_owned(), message: message.into(), source: None }
+    }
+}
