@@ -7,9 +7,11 @@
 mod fingerprint;
 mod normalise;
 mod plan;
+mod validate;
 
 pub use fingerprint::fingerprint;
 pub use normalise::{normalise, normalise_rule};
+pub use validate::{ValidationIssue, validate_rules, validate_spec};
 pub use plan::{Plan, diff_summary, equivalent, plan};
 
 pub use crate::api::{CorsMethod, CorsRule};
