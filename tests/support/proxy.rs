@@ -48,6 +48,12 @@ impl Recorded {
             .collect()
     }
 
+    /// True when the request addresses `bucket` itself (path style, `/bucket` or `/bucket/`).
+    pub fn is_for_bucket(&self, bucket: &str) -> bool {
+        let path = self.target.split('?').next().unwrap_or_default();
+        path.trim_matches('/') == bucket
+    }
+
     /// True for a PutBucketCors request.
     pub fn is_put_cors(&self) -> bool {
         self.method == "PUT" && query_has(&self.target, "cors")
