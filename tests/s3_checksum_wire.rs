@@ -6,7 +6,7 @@
 mod support;
 
 use bucketcors::api::{ChecksumMode, CorsMethod, CorsRule};
-use bucketcors::s3::{AwsCorsStore, BucketRef, CorsStore, content_md5};
+use bucketcors::s3::{AwsCorsStore, BucketRef, CorsStore, StoreErrorKind, content_md5};
 use support::proxy::{Recorded, RecordingProxy};
 use support::s3::{S3Server, servers};
 
@@ -240,4 +240,85 @@ async fn explicit_checksum_mode_does_not_fall_back() {
     );
     assert!(err.message.contains("Content-MD5"), "{}", err.message);
     assert_eq!(proxy.put_cors_requests().len(), 1, "a 400 is not retried");
+}
+
+fn error_xml(code: &str, message: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+}
+
+/// Answers the real servers never give, played by the proxy: how they are classified and which
+/// of them the SDK retries (standard mode, 3 attempts, only for throttling and transient errors).
+#[tokio::test]
+async fn answers_the_servers_never_give_are_classified_and_retried_only_when_transient() {
+    let Some(servers) =
+        servers("answers_the_servers_never_give_are_classified_and_retried_only_when_transient")
+    else {
+        return;
+    };
+    let s = &servers[0];
+    let proxy = RecordingProxy::start(&s.url).await;
+    let store = through_proxy(s, &proxy, ChecksumMode::Auto).await;
+    let bucket = BucketRef::new(s.new_bucket("canned").await);
+
+    let empty = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CORSConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></CORSConfiguration>";
+    proxy.answer_get_cors(Some((200, empty)));
+    assert_eq!(
+        store.get(&bucket).await.unwrap(),
+        vec![],
+        "an empty 200 means no rules"
+    );
+
+    let cases = [
+        (
+            501,
+            error_xml(
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented",
+            ),
+            StoreErrorKind::NotImplemented,
+            1,
+        ),
+        (
+            503,
+            error_xml("SlowDown", "Please reduce your request rate."),
+            StoreErrorKind::Throttled,
+            3,
+        ),
+        (
+            500,
+            error_xml(
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            ),
+            StoreErrorKind::Transient,
+            3,
+        ),
+        (
+            400,
+            error_xml("InvalidArgument", "nope"),
+            StoreErrorKind::InvalidConfiguration,
+            1,
+        ),
+    ];
+    for (status, body, kind, attempts) in cases {
+        proxy.clear();
+        proxy.answer_get_cors(Some((status, &body)));
+        let err = store.get(&bucket).await.expect_err("canned error");
+        assert_eq!(err.kind, kind, "{status}: {err}");
+        assert!(
+            err.message.starts_with(&status.to_string()),
+            "{}",
+            err.message
+        );
+        assert_eq!(proxy.requests().len(), attempts, "{status}: attempts");
+    }
+
+    // A store that reports a method outside the five S3 knows.
+    let odd = "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>";
+    proxy.answer_get_cors(Some((200, odd)));
+    let err = store.get(&bucket).await.expect_err("unknown method");
+    assert_eq!(err.kind, StoreErrorKind::Other);
+    assert!(err.message.contains("PATCH"), "{}", err.message);
 }

@@ -6,8 +6,13 @@
 
 mod support;
 
-use bucketcors::api::{ChecksumMode, CorsMethod, CorsRule};
-use bucketcors::s3::{AwsCorsStore, BucketRef, CorsStore, StoreError, StoreErrorKind};
+use std::sync::Arc;
+
+use bucketcors::api::{ChecksumMode, CorsMethod, CorsRule, RateLimit};
+use bucketcors::s3::{
+    AwsCorsStore, BucketRef, CorsStore, EndpointConfig, Operation, RequestObserver, StoreError,
+    StoreErrorKind,
+};
 use support::s3::{S3Server, Server, servers, unique_bucket, versitygw_user};
 
 /// Known ways a server differs from AWS S3 in what these tests check.
@@ -375,4 +380,71 @@ async fn invalid_configurations_are_classified_with_the_servers_message() {
             );
         }
     }
+}
+
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<(Operation, String)>>);
+
+impl RequestObserver for Recorder {
+    fn observe(&self, operation: Operation, outcome: &str) {
+        self.0.lock().unwrap().push((operation, outcome.to_owned()));
+    }
+}
+
+#[tokio::test]
+async fn observer_sees_every_request_outcome() {
+    let Some(servers) = servers("observer_sees_every_request_outcome") else {
+        return;
+    };
+    for s in &servers {
+        let recorder = Arc::new(Recorder::default());
+        let store = s
+            .store(ChecksumMode::Auto)
+            .await
+            .with_observer(recorder.clone());
+        let bucket = BucketRef::new(s.new_bucket("observer").await);
+        store.get(&bucket).await.unwrap();
+        store.put(&bucket, &three_rules()).await.unwrap();
+        store.delete(&bucket).await.unwrap();
+        let _ = store
+            .get(&BucketRef::new(unique_bucket("observermissing")))
+            .await;
+        let seen = recorder.0.lock().unwrap().clone();
+        let want = [
+            (Operation::Get, "success"),
+            (Operation::Put, "success"),
+            (Operation::Delete, "success"),
+            (Operation::Get, "no_such_bucket"),
+        ];
+        let want: Vec<(Operation, String)> =
+            want.iter().map(|(o, s)| (*o, s.to_string())).collect();
+        assert_eq!(seen, want, "{:?}", s.server);
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_spaces_requests() {
+    let Some(servers) = servers("rate_limit_spaces_requests") else {
+        return;
+    };
+    let s = &servers[0];
+    let bucket = BucketRef::new(s.new_bucket("ratelimit").await);
+    let config = EndpointConfig {
+        rate_limit: Some(RateLimit {
+            requests_per_second: 10,
+            burst: Some(1),
+        }),
+        ..s.endpoint(ChecksumMode::Auto)
+    };
+    let store = AwsCorsStore::connect(&config).await.unwrap();
+    let start = std::time::Instant::now();
+    for _ in 0..6 {
+        store.get(&bucket).await.unwrap();
+    }
+    // Burst 1 at 10/s: the 5 requests after the first wait 100 ms each.
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(450),
+        "6 requests took only {elapsed:?}"
+    );
 }

@@ -71,6 +71,8 @@ fn query_has(target: &str, key: &str) -> bool {
 struct Shared {
     records: Mutex<Vec<Recorded>>,
     demand_md5: AtomicBool,
+    /// Canned answer (status, body) for GetBucketCors, instead of forwarding.
+    get_cors_answer: Mutex<Option<(u16, String)>>,
 }
 
 /// A running proxy; it stops when dropped.
@@ -120,6 +122,13 @@ impl RecordingProxy {
     /// From now on, answer PutBucketCors without Content-MD5 with 400 InvalidRequest.
     pub fn demand_content_md5(&self, on: bool) {
         self.shared.demand_md5.store(on, Ordering::SeqCst);
+    }
+
+    /// From now on, answer GetBucketCors with `status` and `body` without asking the upstream
+    /// (`None`: forward again). For answers the real servers never give.
+    pub fn answer_get_cors(&self, answer: Option<(u16, &str)>) {
+        *self.shared.get_cors_answer.lock().expect("answer lock") =
+            answer.map(|(s, b)| (s, b.to_owned()));
     }
 
     /// Everything recorded so far.
@@ -175,7 +184,16 @@ async fn handle(
         status: 0,
     };
 
-    let response = if shared.demand_md5.load(Ordering::SeqCst)
+    let canned = shared.get_cors_answer.lock().expect("answer lock").clone();
+    let response = if let Some((status, body)) =
+        canned.filter(|_| record.method == "GET" && query_has(&record.target, "cors"))
+    {
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/xml")
+            .body(Full::new(Bytes::from(body)))
+            .expect("canned response")
+    } else if shared.demand_md5.load(Ordering::SeqCst)
         && record.is_put_cors()
         && record.header("content-md5").is_none()
     {
