@@ -479,6 +479,17 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_pem_ca_bundle_builds_a_client() {
+        // A throwaway self-signed CA (certificate only; the key was never kept).
+        let pem = include_bytes!("testdata/test-ca.pem");
+        assert!(https_client(pem).is_ok());
+        // Certificates after junk text are still found, as in a concatenated bundle.
+        let mut bundle = b"# comment line\n".to_vec();
+        bundle.extend_from_slice(pem);
+        assert!(https_client(&bundle).is_ok());
+    }
+
     #[tokio::test]
     async fn connect_rejects_bad_input_before_any_request() {
         let config = EndpointConfig {
