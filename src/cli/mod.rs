@@ -10,6 +10,7 @@ mod export;
 pub mod input;
 mod lint;
 mod plan;
+mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,8 +40,13 @@ pub enum Command {
     /// Evaluate a CORS preflight against a policy's rules, as S3 would.
     Explain(ExplainArgs),
     /// Read the live configuration and print the difference (exit 2 when a change is pending).
+    ///
+    /// The S3 connection comes from the flags and the AWS environment; `spec.endpointRef` is ignored.
     Plan(PlanArgs),
     /// One reconcile pass without a cluster: write only what differs.
+    ///
+    /// The S3 connection comes from the flags and the AWS environment; `spec.endpointRef` is ignored.
+    /// Policies with `driftPolicy: Report` are only reported; `suspend: true` policies are skipped.
     Apply(PlanArgs),
     /// Print a BucketCorsPolicy for a bucket's live configuration.
     Export(ExportArgs),
