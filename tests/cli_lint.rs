@@ -428,3 +428,50 @@ fn json_output_has_the_documented_shape() {
         assert!(policy.contains_key(key), "{key} missing from {policy:?}");
     }
 }
+
+#[test]
+fn text_output_follows_the_command_line_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "a-bad.yaml",
+        &policy("bad", &GOOD_SPEC.replace("[GET, HEAD]", "[]")),
+    );
+    let empty = write(dir.path(), "b-empty.yaml", "# nothing yet\n");
+    let good = write(
+        dir.path(),
+        "c-good.yaml",
+        &policy("good", &GOOD_SPEC.replace("demo-web", "demo-good")),
+    );
+    let out = bucketcors()
+        .arg("lint")
+        .args([&good, &bad, &empty])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "ok  {} (document 1) good: 1 rule, ",
+            good.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "error  {} (document 1) spec.rules[0].allowedMethods: ",
+            bad.display()
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[2],
+        format!("warning  {} holds no Kubernetes objects", empty.display())
+    );
+    assert_eq!(
+        lines[3],
+        "2 policies checked, 1 invalid; 1 error, 1 warning"
+    );
+}

@@ -141,7 +141,7 @@ fn request() -> impl Strategy<Value = CorsRequest> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn generated_configurations_are_valid(x in rules()) {

@@ -24,6 +24,9 @@ pub struct LintReport {
     pub policies: Vec<PolicySummary>,
     /// Documents of other known kinds that were skipped.
     pub skipped: Vec<SkippedSummary>,
+    /// The files in command-line order, so the text output can follow it.
+    #[serde(skip)]
+    pub files: Vec<String>,
 }
 
 /// One error or warning.
@@ -100,14 +103,32 @@ pub fn lint_files(files: &[PathBuf]) -> LintReport {
     let mut report = LintReport::default();
     // One file at a time, so the report follows the order of the command line.
     for file in files {
-        lint_loaded(input::load_all(std::slice::from_ref(file)), &mut report);
+        let name = if file.as_os_str() == "-" {
+            "<stdin>".to_owned()
+        } else {
+            file.display().to_string()
+        };
+        lint_loaded(
+            &name,
+            input::load_all(std::slice::from_ref(file)),
+            &mut report,
+        );
     }
     report.valid = report.errors.is_empty();
     report
 }
 
 /// Adds what one file held to `report`.
-fn lint_loaded(loaded: Loaded, report: &mut LintReport) {
+fn lint_loaded(file: &str, loaded: Loaded, report: &mut LintReport) {
+    report.files.push(file.to_owned());
+    if loaded.policies.is_empty() && loaded.skipped.is_empty() && loaded.errors.is_empty() {
+        report.warnings.push(Finding {
+            file: file.to_owned(),
+            document: None,
+            path: String::new(),
+            message: "holds no Kubernetes objects".to_owned(),
+        });
+    }
     for error in loaded.errors {
         report.errors.push(Finding {
             file: error.file,
@@ -216,11 +237,8 @@ pub fn render_text(report: &LintReport) -> String {
     // bottom whatever produced them.
     let file_order = |file: &str| {
         report
-            .policies
+            .files
             .iter()
-            .map(|p| p.file.as_str())
-            .chain(report.errors.iter().map(|e| e.file.as_str()))
-            .chain(report.skipped.iter().map(|s| s.file.as_str()))
             .position(|f| f == file)
             .unwrap_or(usize::MAX)
     };
@@ -299,7 +317,7 @@ mod tests {
         let mut loaded = Loaded::default();
         input::parse_into("p.yaml", text, &mut loaded);
         let mut report = LintReport::default();
-        lint_loaded(loaded, &mut report);
+        lint_loaded("p.yaml", loaded, &mut report);
         report.valid = report.errors.is_empty();
         report
     }
@@ -331,6 +349,18 @@ spec:
         assert!(
             text.ends_with("1 policy checked, 0 invalid; 0 errors, 1 warning\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_a_warning() {
+        let report = lint_text("---\n# nothing\n");
+        assert!(report.valid);
+        assert_eq!(report.warnings.len(), 1);
+        assert_eq!(report.warnings[0].document, None);
+        assert_eq!(
+            render_text(&report).lines().next(),
+            Some("warning  p.yaml holds no Kubernetes objects")
         );
     }
 
