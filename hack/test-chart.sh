@@ -184,6 +184,12 @@ else
   check "rendered plain manifest accepted by server-side dry run" \
     kubectl apply --server-side --force-conflicts --dry-run=server -f "$WORK/manifest.yaml"
 
+  # The documented examples are valid objects (schema and CEL rules of the CRDs).
+  for f in "$ROOT"/deploy/examples/*.yaml; do
+    check "example $(basename "$f") accepted by server-side dry run" \
+      kubectl apply --dry-run=server -n "$NS" -f "$f"
+  done
+
   # -- RBAC: what the controller needs (DESIGN + controller brief), as `kubectl auth can-i` args.
   NEEDED_CLUSTER=(
     "get bucketcorspolicies.bucketcors.dev -A" "list bucketcorspolicies.bucketcors.dev -A"
