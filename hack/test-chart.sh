@@ -117,7 +117,7 @@ reject "chart-readme.py refuses an undocumented value" "undocumented" python3 "$
 crds_identical() {
   local f
   for f in "$ROOT"/crds/*.yaml; do cmp "$f" "$CHART/crds/$(basename "$f")" || return 1; done
-  [[ "$(ls "$ROOT/crds" | wc -l)" == "$(ls "$CHART/crds" | wc -l)" ]]
+  [[ "$(find "$ROOT/crds" -name "*.yaml" | wc -l)" == "$(find "$CHART/crds" -name "*.yaml" | wc -l)" ]]
 }
 check "chart crds/ are byte copies of crds/" crds_identical
 manifest_fresh() { "$HERE/render-manifest.sh" | diff -u "$ROOT/deploy/bucketcors.yaml" -; }
