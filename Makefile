@@ -21,3 +21,8 @@ lint:
 ## Everything CI runs.
 test:
 	$(CARGO) test --locked
+
+.PHONY: manifests
+## Render the chart (default values, CRDs included) into deploy/bucketcors.yaml for `kubectl apply -f`.
+manifests:
+	hack/render-manifest.sh > deploy/bucketcors.yaml

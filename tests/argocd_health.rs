@@ -1,0 +1,241 @@
+//! The Argo CD health check (`deploy/argocd/health.lua`) run by a real Lua 5.1 interpreter (the
+//! language of Argo CD's gopher-lua) against status fixtures shaped like the status contract.
+//!
+//! Needs `lua5.1` with lua-cjson (`hack/install-lua.sh`); `BUCKETCORS_SKIP_LUA_TESTS=1` skips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+/// Every fixture in tests/fixtures/status and the health Argo CD must report for it.
+const EXPECTED: &[(&str, &str)] = &[
+    ("no-status", "Progressing"),
+    ("first-visit", "Progressing"),
+    ("ready-insync", "Healthy"),
+    ("ready-applied", "Healthy"),
+    ("reconciling-throttled", "Progressing"),
+    ("stalled-accessdenied", "Degraded"),
+    ("suspended", "Suspended"),
+    ("drift-reported", "Degraded"),
+    ("stale-generation", "Progressing"),
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures_dir() -> PathBuf {
+    root().join("tests/fixtures/status")
+}
+
+/// `None` when the interpreter is missing and skipping was asked for.
+fn lua() -> Option<&'static str> {
+    let ok = Command::new("lua5.1")
+        .args(["-e", "require('cjson')"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Some("lua5.1");
+    }
+    if std::env::var("BUCKETCORS_SKIP_LUA_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipped: lua5.1 with cjson not found and BUCKETCORS_SKIP_LUA_TESTS=1");
+        return None;
+    }
+    panic!(
+        "lua5.1 with lua-cjson is needed: run hack/install-lua.sh (or set BUCKETCORS_SKIP_LUA_TESTS=1)"
+    );
+}
+
+/// Runs the health script on one object file; returns (status, message).
+fn health(lua: &str, object: &Path) -> (String, String) {
+    let out = Command::new(lua)
+        .arg(root().join("tests/argocd/harness.lua"))
+        .arg(root().join("deploy/argocd/health.lua"))
+        .arg(object)
+        .output()
+        .expect("run lua5.1");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "health.lua failed on {}: {}{}",
+        object.display(),
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout.trim_end_matches('\n');
+    let (status, message) = line.split_once('\t').unwrap_or((line, ""));
+    (status.to_owned(), message.to_owned())
+}
+
+fn health_of(lua: &str, object: &Value) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("object.json");
+    std::fs::write(&path, serde_json::to_vec(object).unwrap()).unwrap();
+    health(lua, &path)
+}
+
+fn fixture(name: &str) -> Value {
+    let path = fixtures_dir().join(format!("{name}.json"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+#[test]
+fn every_fixture_has_an_expectation() {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".json").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = EXPECTED.iter().map(|(n, _)| (*n).to_owned()).collect();
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "add the fixture's expected health to EXPECTED"
+    );
+}
+
+#[test]
+fn fixtures_follow_the_status_contract() {
+    for (name, _) in EXPECTED {
+        let value = fixture(name);
+        let policy: bucketcors::api::BucketCorsPolicy = serde_json::from_value(value.clone())
+            .unwrap_or_else(|e| panic!("{name}.json is not a BucketCorsPolicy: {e}"));
+        let Some(status) = policy.status else {
+            continue;
+        };
+        assert!(
+            status.observed_generation.is_some(),
+            "{name}: observedGeneration"
+        );
+        for c in &status.conditions {
+            assert!(
+                ["Ready", "Reconciling", "Stalled"].contains(&c.type_.as_str()),
+                "{name}: condition type {}",
+                c.type_
+            );
+            assert!(
+                c.observed_generation.is_some(),
+                "{name}: {} observedGeneration",
+                c.type_
+            );
+            assert!(!c.reason.is_empty(), "{name}: {} reason", c.type_);
+        }
+        let is_true = |t: &str| {
+            status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == t && c.status == "True")
+        };
+        assert!(
+            !(is_true("Reconciling") && is_true("Stalled")),
+            "{name}: Reconciling and Stalled are never both true"
+        );
+    }
+}
+
+#[test]
+fn fixtures_map_to_the_expected_health() {
+    let Some(lua) = lua() else { return };
+    let mut wrong = Vec::new();
+    for (name, want) in EXPECTED {
+        let (status, message) = health(lua, &fixtures_dir().join(format!("{name}.json")));
+        assert!(!message.is_empty(), "{name}: empty message");
+        if status != *want {
+            wrong.push(format!("{name}: got {status} ({message}), want {want}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn message_carries_reason_and_message() {
+    let Some(lua) = lua() else { return };
+    let (_, message) = health(lua, &fixtures_dir().join("stalled-accessdenied.json"));
+    assert!(message.starts_with("AccessDenied: "), "{message}");
+    let (_, message) = health(lua, &fixtures_dir().join("drift-reported.json"));
+    assert!(
+        message.contains("allowedOrigins"),
+        "the diff must reach Argo CD: {message}"
+    );
+}
+
+#[test]
+fn derived_cases() {
+    let Some(lua) = lua() else { return };
+    let set_condition = |obj: &mut Value, kind: &str, status: &str, reason: &str| {
+        let conditions = obj["status"]["conditions"].as_array_mut().unwrap();
+        let c = conditions.iter_mut().find(|c| c["type"] == kind).unwrap();
+        c["status"] = json!(status);
+        c["reason"] = json!(reason);
+    };
+
+    // Ready reason Suspended is enough, even before spec.suspend reaches this copy.
+    let mut obj = fixture("ready-insync");
+    set_condition(&mut obj, "Ready", "Unknown", "Suspended");
+    assert_eq!(health_of(lua, &obj).0, "Suspended");
+
+    // spec.suspend wins over everything, even without status.
+    let mut obj = fixture("no-status");
+    obj["spec"]["suspend"] = json!(true);
+    assert_eq!(health_of(lua, &obj).0, "Suspended");
+
+    // A Ready condition older than the spec is not trusted, even if the top level is current.
+    let mut obj = fixture("ready-insync");
+    obj["metadata"]["generation"] = json!(2);
+    obj["status"]["observedGeneration"] = json!(2);
+    assert_eq!(health_of(lua, &obj).0, "Progressing");
+
+    // The matching generation makes the same object Healthy.
+    let mut obj = fixture("stale-generation");
+    obj["metadata"]["generation"] = json!(2);
+    assert_eq!(health_of(lua, &obj).0, "Healthy");
+
+    // Stalled beats a Ready=True left over (defensive; the controller never writes both).
+    let mut obj = fixture("ready-insync");
+    set_condition(&mut obj, "Stalled", "True", "Conflict");
+    assert_eq!(health_of(lua, &obj).0, "Degraded");
+
+    // Ready=Unknown without Reconciling is still waiting.
+    let mut obj = fixture("ready-insync");
+    set_condition(&mut obj, "Ready", "Unknown", "Progressing");
+    assert_eq!(health_of(lua, &obj).0, "Progressing");
+
+    // An empty condition list, or no Ready condition, is waiting too.
+    let mut obj = fixture("ready-insync");
+    obj["status"]["conditions"] = json!([]);
+    assert_eq!(health_of(lua, &obj).0, "Progressing");
+    let mut obj = fixture("ready-insync");
+    obj["status"]["conditions"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|c| c["type"] != "Ready");
+    assert_eq!(health_of(lua, &obj).0, "Progressing");
+
+    // Each Stalled reason of the contract is Degraded; each Reconciling reason Progressing.
+    for reason in [
+        "InvalidSpec",
+        "AccessDenied",
+        "NoSuchBucket",
+        "Conflict",
+        "CorsNotSupported",
+        "EndpointNotFound",
+        "SecretNotFound",
+        "Forbidden",
+    ] {
+        let mut obj = fixture("stalled-accessdenied");
+        set_condition(&mut obj, "Ready", "False", reason);
+        set_condition(&mut obj, "Stalled", "True", reason);
+        assert_eq!(health_of(lua, &obj).0, "Degraded", "{reason}");
+    }
+    for reason in ["Throttled", "Unavailable", "Progressing"] {
+        let mut obj = fixture("reconciling-throttled");
+        set_condition(&mut obj, "Ready", "False", reason);
+        set_condition(&mut obj, "Reconciling", "True", reason);
+        assert_eq!(health_of(lua, &obj).0, "Progressing", "{reason}");
+    }
+}
