@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: build test unit crds lint fmt demo
+.PHONY: build deps test crds lint fmt demo
 
 build:
 	$(CARGO) build --locked
@@ -18,9 +18,21 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-## Everything CI runs.
-test:
-	$(CARGO) test --locked
+## Install the control plane, S3 servers and test tools (cached; fast when done before).
+deps:
+	hack/install-deps.sh
+
+## Everything CI runs: chart checks and every Rust test, against one real control plane
+## (etcd + kube-apiserver + kube-controller-manager) and real S3 servers started for this run.
+test: deps
+	$(CARGO) build --locked --all-targets
+	hack/controlplane/with-controlplane.sh hack/s3/with-s3.sh \
+	  bash -c 'hack/test-chart.sh && $(CARGO) test --locked'
+
+## The demo: control plane, S3 server and controller on loopback, examples/ applied.
+demo: deps
+	$(CARGO) build --locked
+	hack/demo.sh
 
 .PHONY: manifests
 ## Render the chart (default values, CRDs included) into deploy/bucketcors.yaml for `kubectl apply -f`.
