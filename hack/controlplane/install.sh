@@ -15,7 +15,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=env.sh
+# shellcheck source=SCRIPTDIR/env.sh
 source "$HERE/env.sh"
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -168,6 +168,7 @@ if ((${#K8S_TODO[@]})); then
   pkgs=()
   for b in "${K8S_TODO[@]}"; do pkgs+=("${K8S_PKG[$b]}"); done
   log "downloading the module graph for ${K8S_TODO[*]} (first run fetches a few hundred MB)"
+  # shellcheck disable=SC2016 # expanded by the inner bash
   timed "module download" bash -c 'cd "$1" && shift && go list -mod=mod -deps "$@" >/dev/null' _ "$K8S_WRAP" "${pkgs[@]}"
 
   for b in "${K8S_TODO[@]}"; do
@@ -222,7 +223,7 @@ else
   # helm's default capabilities follow the client-go minor it was built with,
   # as its Makefile does.
   helm_k8s_minor="$(sed -n -E 's#^[[:space:]]*k8s\.io/client-go v0\.([0-9]+)\..*#\1#p' "$helm_gomod" | head -n 1)"
-  HELM_LDFLAGS="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_V -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  HELM_LDFLAGS="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_V"
   if [[ -n "$helm_k8s_minor" ]]; then
     for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
       HELM_LDFLAGS+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$helm_k8s_minor"

@@ -32,6 +32,13 @@ group_alive() {
   ps -e -o pgid=,stat= 2>/dev/null | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
 }
 
+# zombie PID: PID has exited but was not reaped yet.
+zombie() {
+  local stat
+  stat="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+  [[ "$stat" == Z* ]]
+}
+
 stop_one() {
   local name="$1" f="$PIDS/$1.pid" pid deadline
   [[ -s "$f" ]] || return 0
@@ -62,12 +69,60 @@ stop_one() {
     printf 'stop.sh: error: %s (pid %s) is still running\n' "$name" "$pid" >&2
     return 1
   fi
+  EXITED+=("$pid")
   rm -f "$f"
 }
 
+# strays: processes of this DIR without a (readable) pid file, e.g. when
+# start.sh was killed between starting a process and recording its pid.
+# Matched narrowly: argv[0] is one of our binaries (or start.sh's spawn shell)
+# and the command line points into DIR.
+strays() {
+  local f pid args spawn_script
+  # shellcheck disable=SC2016 # the literal script start.sh passes to bash -c
+  spawn_script='echo $$ >"$0"; exec "$@"'
+  while IFS= read -r f; do
+    pid="${f#/proc/}"
+    pid="${pid%/cmdline}"
+    [[ "$pid" != "$$" && "$pid" != "$BASHPID" ]] || continue
+    args="$(tr '\0' '\n' <"$f" 2>/dev/null)" || continue
+    [[ "$args" == *"$DIR/"* ]] || continue
+    case "$(basename -- "${args%%$'\n'*}")" in
+      etcd | kube-apiserver | kube-controller-manager) echo "$pid" ;;
+      bash) if [[ "$args" == *$'\n'"$spawn_script"$'\n'* ]]; then echo "$pid"; fi ;;
+    esac
+  done < <(grep -lsF -- "$DIR/" /proc/[0-9]*/cmdline 2>/dev/null || true)
+  return 0
+}
+
 rc=0
+EXITED=()
 for name in kube-controller-manager kube-apiserver etcd; do
   stop_one "$name" || rc=1
 done
+# The processes were orphaned when start.sh exited; give their new parent
+# (init) a moment to reap the zombies, so that `pgrep` shows nothing after us.
+deadline=$((SECONDS + 10))
+for pid in "${EXITED[@]}"; do
+  while zombie "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+done
+
+mapfile -t left < <(strays)
+if ((${#left[@]})); then
+  log "stopping stray processes of $DIR: ${left[*]}"
+  kill -TERM "${left[@]}" 2>/dev/null || true
+  deadline=$((SECONDS + GRACE))
+  while (($(strays | wc -l) > 0)) && ((SECONDS < deadline)); do sleep 0.2; done
+  mapfile -t left < <(strays)
+  if ((${#left[@]})); then
+    kill -KILL "${left[@]}" 2>/dev/null || true
+    sleep 0.5
+  fi
+  mapfile -t left < <(strays)
+  if ((${#left[@]})); then
+    printf 'stop.sh: error: still running: %s\n' "${left[*]}" >&2
+    rc=1
+  fi
+fi
 ((rc == 0)) && log "control plane in $DIR stopped"
 exit "$rc"

@@ -14,7 +14,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=env.sh
+# shellcheck source=SCRIPTDIR/env.sh
 source "$HERE/env.sh"
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -33,6 +33,7 @@ fi
 
 CP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bucketcors-controlplane.XXXXXX")"
 
+# shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
