@@ -12,3 +12,4 @@ pub mod cli;
 pub mod controller;
 pub mod reconcile;
 pub mod status;
+pub mod telemetry;

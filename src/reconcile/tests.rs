@@ -24,6 +24,8 @@ struct FakeView {
     policies: Vec<Arc<BucketCorsPolicy>>,
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
     secrets: Mutex<BTreeMap<(String, String), SecretData>>,
+    /// What the API server has, when a test wants it to differ from the (stale) cached policy.
+    fresh: Mutex<Option<BucketCorsPolicyStatus>>,
 }
 
 #[async_trait]
@@ -433,6 +435,23 @@ async fn restore_captures_the_original_in_status_before_the_first_write() {
         other => panic!("{other:?}"),
     }
     assert_eq!(w.store().live(), before);
+}
+
+#[tokio::test]
+async fn a_stale_cache_never_recaptures_the_original() {
+    let before = vec![rule("https://old.example", &[CorsMethod::Get])];
+    let w = World::new(Some(before.clone()));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.deletion_policy = DeletionPolicy::Restore;
+    let stale = p.clone();
+    w.pass(&mut p, 0).await;
+    *w.view.fresh.lock().unwrap() = p.status.clone();
+    // Someone changes the bucket; the next pass runs on a cached object from before the capture.
+    *w.store().rules.lock().unwrap() = Some(vec![rule("https://other.example", &[CorsMethod::Get])]);
+    let mut stale = stale;
+    let out = w.pass(&mut stale, 5).await;
+    assert_eq!(out.wrote, Some(Operation::Put));
+    assert_eq!(out.status.original.as_ref().unwrap().rules, before);
 }
 
 #[tokio::test]
