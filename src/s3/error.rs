@@ -56,6 +56,19 @@ impl StoreErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(self, Self::Throttled | Self::Transient)
     }
+
+    /// snake_case name, as used in metric labels (`outcome`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoSuchBucket => "no_such_bucket",
+            Self::AccessDenied => "access_denied",
+            Self::InvalidConfiguration => "invalid_configuration",
+            Self::NotImplemented => "not_implemented",
+            Self::Throttled => "throttled",
+            Self::Transient => "transient",
+            Self::Other => "other",
+        }
+    }
 }
 
 /// A failed store operation. The message is the store's own words (code and message), never

@@ -3,10 +3,18 @@
 //! The reconciler and the CLI only ever see [`CorsStore`]; how a store is reached (endpoint,
 //! credentials, checksum quirks, rate limits) is decided once, in [`EndpointConfig`].
 
+mod aws;
+mod checksum;
+pub mod classify;
 mod config;
+mod convert;
 mod error;
+mod ratelimit;
 mod store;
 
+pub use aws::{AwsCorsStore, ConnectError, RequestObserver};
+pub use checksum::content_md5;
 pub use config::{Credentials, EndpointConfig, SecretString, StaticCredentials};
+pub use convert::ConvertError;
 pub use error::{Operation, StoreError, StoreErrorKind};
 pub use store::{BucketRef, CorsStore};
