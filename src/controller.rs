@@ -27,9 +27,10 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher::{self, metadata_watcher, watcher};
-use kube::runtime::{Controller, WatchStreamExt, predicates};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::runtime::watcher::{self, watcher};
+use kube::runtime::{Controller, WatchStreamExt};
+use kube::api::PartialObjectMeta;
+use kube::{Api, Client, ResourceExt};
 use tracing::Instrument;
 
 pub use context::Context;
@@ -264,6 +265,15 @@ fn policies_reading_secret(
     }))
 }
 
+/// What of a policy, when it changes, deserves a pass: not its status (our own writes), but
+/// its spec (generation), finalizers and annotations (the documented way to force a pass).
+fn worth_a_pass(p: &BucketCorsPolicy) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (p.metadata.generation, p.finalizers(), p.annotations(), p.metadata.deletion_timestamp.is_some()).hash(&mut h);
+    Some(h.finish())
+}
+
 /// Builds and runs the controller until shutdown.
 async fn controller(
     args: &ControllerArgs,
@@ -301,7 +311,7 @@ async fn controller(
         })
         .touched_objects()
         .predicate_filter(
-            predicates::generation.combine(predicates::finalizers).combine(predicates::annotations),
+            worth_a_pass,
             Default::default(),
         )
         .inspect(move |p| {
@@ -319,7 +329,7 @@ async fn controller(
         .default_backoff()
         .reflect(cluster_writer)
         .touched_objects();
-    let secret_stream = metadata_watcher(Api::<Secret>::all(client.clone()), watcher::Config::default())
+    let secret_stream = watcher(Api::<PartialObjectMeta<Secret>>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .touched_objects();
 
@@ -367,7 +377,7 @@ async fn controller(
             }))
         }
     };
-    let secret_mapper = move |s: kube::api::PartialObjectMeta<Secret>| {
+    let secret_mapper = move |s: PartialObjectMeta<Secret>| {
         let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
         policies_reading_secret(&ns, &name, &map_policies, &map_s3, &map_cluster)
     };

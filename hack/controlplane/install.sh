@@ -168,6 +168,7 @@ if ((${#K8S_TODO[@]})); then
   pkgs=()
   for b in "${K8S_TODO[@]}"; do pkgs+=("${K8S_PKG[$b]}"); done
   log "downloading the module graph for ${K8S_TODO[*]} (first run fetches a few hundred MB)"
+  # shellcheck disable=SC2016 # expanded by the inner bash
   timed "module download" bash -c 'cd "$1" && shift && go list -mod=mod -deps "$@" >/dev/null' _ "$K8S_WRAP" "${pkgs[@]}"
 
   for b in "${K8S_TODO[@]}"; do

@@ -102,7 +102,7 @@ s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try: s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError: sys.exit(1)' "$1"
   else
-    ! (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    if (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 1; fi
   fi
 }
 
@@ -124,6 +124,7 @@ spawn() {
   rm -f "$pidfile"
   printf '\n---- %s starting %s\n' "$(date -u +%FT%TZ)" "$*" >>"$LOGS/$name.log"
   # bash -c writes its own pid and then execs BIN, so the recorded pid is BIN's.
+  # shellcheck disable=SC2016 # expanded by the inner bash
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
   for ((i = 0; i < 50; i++)); do
     [[ -s "$pidfile" ]] && return 0
@@ -169,7 +170,7 @@ port_conflict() { tail -n 30 "$LOGS/$1.log" 2>/dev/null | grep -qi 'address alre
 # --- already running? -------------------------------------------------------------
 
 mkdir -p "$PKI" "$LOGS" "$PIDS" "$DIR/etcd" "$DIR/controller-manager"
-chmod 700 "$DIR" "$PKI"
+chmod 700 "$DIR" "$PKI" "$DIR/etcd"
 
 alive=0
 for c in "${COMPONENTS[@]}"; do pid_alive "$c" && alive=$((alive + 1)); done
@@ -347,7 +348,9 @@ for attempt in 1 2 3; do
     continue
   fi
   if ((rc == 2)); then
-    "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" get --raw='/readyz?verbose' --request-timeout=5s >&2 || true
+    # The failing readiness checks, one per line.
+    "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" get --raw='/readyz?verbose' --request-timeout=5s 2>&1 |
+      sed 's/\\n/\n/g' | grep -F -- '[-]' >&2 || true
     fail_start "kube-apiserver not ready after ${READY_TIMEOUT}s (see $LOGS/kube-apiserver.log)" etcd kube-apiserver
   fi
   fail_start "kube-apiserver exited (see $LOGS/kube-apiserver.log)" kube-apiserver

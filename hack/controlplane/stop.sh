@@ -32,6 +32,13 @@ group_alive() {
   ps -e -o pgid=,stat= 2>/dev/null | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
 }
 
+# zombie PID: PID has exited but was not reaped yet.
+zombie() {
+  local stat
+  stat="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+  [[ "$stat" == Z* ]]
+}
+
 stop_one() {
   local name="$1" f="$PIDS/$1.pid" pid deadline
   [[ -s "$f" ]] || return 0
@@ -62,6 +69,12 @@ stop_one() {
     printf 'stop.sh: error: %s (pid %s) is still running\n' "$name" "$pid" >&2
     return 1
   fi
+  # The process was orphaned when start.sh exited; give its new parent (init)
+  # a moment to reap the zombie so that `pgrep` shows nothing afterwards.
+  deadline=$((SECONDS + 10))
+  while zombie "$pid" && ((SECONDS < deadline)); do
+    sleep 0.1
+  done
   rm -f "$f"
 }
 

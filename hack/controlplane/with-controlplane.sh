@@ -33,6 +33,7 @@ fi
 
 CP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bucketcors-controlplane.XXXXXX")"
 
+# shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM

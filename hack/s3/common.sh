@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared settings for hack/s3/*.sh. Sourced, never run.
 
 BUCKETCORS_MOTO_VERSION="${BUCKETCORS_MOTO_VERSION:-5.2.5}"

@@ -77,6 +77,13 @@ launch() {
     echo $!
 }
 
+# owns_port PID PORT: PID is the process listening on 127.0.0.1:PORT (so an answer on that port is
+# not from some other server that grabbed the port first). Skipped when ss is missing.
+owns_port() {
+    command -v ss >/dev/null 2>&1 || return 0
+    grep -q "pid=$1," <<<"$(ss -ltnpH "sport = :$2" 2>/dev/null)"
+}
+
 # wait_ready NAME PID URL CHECK: waits until the server answers; CHECK is a function that gets
 # the base URL and succeeds when the answer comes from the expected server.
 # Returns 0 ready, 1 the process died, 2 timeout.
@@ -86,7 +93,7 @@ wait_ready() {
         if ! kill -0 "$pid" 2>/dev/null; then
             return 1
         fi
-        if "$check" "$url" && kill -0 "$pid" 2>/dev/null; then
+        if "$check" "$url" && owns_port "$pid" "${url##*:}"; then
             return 0
         fi
         sleep 0.2
@@ -120,7 +127,7 @@ start_server() {
             STARTED_URL="$url"
             return 0
         fi
-        if [[ $rc == 1 ]] && tail -n 20 "$DIR/$name.log" | grep -qi 'address already in use'; then
+        if [[ $rc == 1 ]] && grep -qi 'address already in use' <(tail -n 20 "$DIR/$name.log"); then
             log "$name: port $port was taken, retrying"
             continue
         fi
@@ -166,7 +173,8 @@ vgw_admin() {
     ADMIN_ACCESS_KEY_ID="$VGW_ACCESS" ADMIN_SECRET_ACCESS_KEY="$VGW_SECRET" \
         "$VERSITYGW_BIN" admin --endpoint-url "$VERSITYGW_URL" "$@"
 }
-if ! vgw_admin list-users 2>/dev/null | grep -q "^$VGW_USER_ACCESS[[:space:]]"; then
+users="$(vgw_admin list-users 2>/dev/null || true)"
+if ! grep -q "^${VGW_USER_ACCESS}[[:space:]]" <<<"$users"; then
     vgw_admin create-user --access "$VGW_USER_ACCESS" --secret "$VGW_USER_SECRET" --role user >/dev/null
     log "versitygw: created account $VGW_USER_ACCESS (role user)"
 fi

@@ -28,6 +28,7 @@ fi
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/bucketcors-s3.XXXXXX")"
 child=""
 
+# shellcheck disable=SC2329 # called through trap
 cleanup() {
     "$HERE/stop.sh" "$TMP" >&2 || true
     if [[ "${BUCKETCORS_S3_KEEP:-0}" == 1 ]]; then
@@ -38,6 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck disable=SC2329 # called through trap
 on_signal() {
     local sig="$1" code="$2"
     trap - INT TERM HUP

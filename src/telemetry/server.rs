@@ -33,7 +33,7 @@ struct AppState {
     health: Arc<Health>,
 }
 
-async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+async fn metrics_handler(State(s): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.render())
 }
 
@@ -54,7 +54,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>>)> {
     let app = Router::new()
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(AppState { metrics, health });
