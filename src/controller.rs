@@ -158,6 +158,13 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested; finishing running passes");
 }
 
+/// Chooses the process-wide TLS crypto provider. kube (ring) and the S3 client (aws-lc-rs) each
+/// bring one; with both compiled in, rustls refuses to guess, so the choice is made here once.
+pub fn install_crypto_provider() {
+    // Err means one is installed already, which is all we need.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 async fn client(args: &ControllerArgs) -> Result<Client, ControllerError> {
     let boxed = |e: Box<dyn std::error::Error + Send + Sync>| ControllerError::Client(e);
     let config = match &args.kubeconfig {
@@ -175,6 +182,7 @@ async fn client(args: &ControllerArgs) -> Result<Client, ControllerError> {
 /// Runs the operator until `shutdown` resolves (graceful: running passes finish) or the
 /// leader lease is lost (error).
 pub async fn run(args: ControllerArgs, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ControllerError> {
+    install_crypto_provider();
     let shutdown = shutdown.boxed().shared();
     let client = client(&args).await?;
     let metrics = Arc::new(Metrics::new());
@@ -351,7 +359,7 @@ async fn controller(
     {
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            ctx.caches_ready().await;
+            ctx.watch_caches().await;
             health.synced.store(true, Ordering::Relaxed);
             tracing::info!("caches synced");
         });

@@ -40,6 +40,8 @@ pub struct Context {
     attempts: Mutex<HashMap<String, u32>>,
     /// Last known state per policy, for the `bucketcors_policies` gauge.
     states: Mutex<HashMap<String, PolicyState>>,
+    /// True once every cache has listed once.
+    synced: tokio::sync::watch::Sender<bool>,
 }
 
 impl Context {
@@ -63,6 +65,7 @@ impl Context {
             stores: Mutex::default(),
             attempts: Mutex::default(),
             states: Mutex::default(),
+            synced: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -99,12 +102,30 @@ impl Context {
         self.metrics.set_policies(&counts);
     }
 
-    /// Waits until the endpoint caches have listed once, so that a fresh controller does not
-    /// report `EndpointNotFound` for endpoints it simply has not seen yet.
+    /// Waits until the caches have listed once, so that a fresh controller does not report
+    /// `EndpointNotFound` for endpoints it simply has not seen yet.
     pub async fn caches_ready(&self) {
-        let _ = self.s3_endpoints.wait_until_ready().await;
-        let _ = self.cluster_endpoints.wait_until_ready().await;
-        let _ = self.policies.wait_until_ready().await;
+        let mut rx = self.synced.subscribe();
+        let _ = rx.wait_for(|synced| *synced).await;
+    }
+
+    /// Watches the caches until all have listed once, then releases [`Self::caches_ready`].
+    ///
+    /// Only this one task waits on the stores: a store's readiness signal wakes a single
+    /// waiter, so many reconciles waiting on it directly could sleep forever. The periodic
+    /// timeout re-polls for the same reason.
+    pub async fn watch_caches(&self) {
+        loop {
+            let all = async {
+                let _ = self.s3_endpoints.wait_until_ready().await;
+                let _ = self.cluster_endpoints.wait_until_ready().await;
+                let _ = self.policies.wait_until_ready().await;
+            };
+            if tokio::time::timeout(std::time::Duration::from_millis(500), all).await.is_ok() {
+                self.synced.send_replace(true);
+                return;
+            }
+        }
     }
 }
 

@@ -62,6 +62,9 @@ impl ClusterView for FakeView {
             .get(&(namespace.to_owned(), name.to_owned()))
             .cloned())
     }
+    async fn fresh_status(&self, policy: &BucketCorsPolicy) -> Result<Option<BucketCorsPolicyStatus>, ViewError> {
+        Ok(self.fresh.lock().unwrap().clone().or_else(|| policy.status.clone()))
+    }
 }
 
 struct FakeSink {

@@ -3,3 +3,4 @@
 
 pub mod proxy;
 pub mod s3;
+pub mod cluster;
