@@ -24,12 +24,12 @@ use clap::Args;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
+use kube::api::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, watcher};
 use kube::runtime::{Controller, WatchStreamExt};
-use kube::api::PartialObjectMeta;
 use kube::{Api, Client, ResourceExt};
 use tracing::Instrument;
 
@@ -122,7 +122,10 @@ pub enum PassError {
 /// Runs the operator until SIGTERM/SIGINT or loss of leadership.
 pub fn main(args: ControllerArgs) -> ExitCode {
     telemetry::init_tracing(args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("bucketcors controller: cannot start the async runtime: {e}");
@@ -169,10 +172,14 @@ async fn client(args: &ControllerArgs) -> Result<Client, ControllerError> {
     let boxed = |e: Box<dyn std::error::Error + Send + Sync>| ControllerError::Client(e);
     let config = match &args.kubeconfig {
         Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| boxed(e.into()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| boxed(e.into()))?
+            let kubeconfig =
+                kube::config::Kubeconfig::read_from(path).map_err(|e| boxed(e.into()))?;
+            kube::Config::from_custom_kubeconfig(
+                kubeconfig,
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .map_err(|e| boxed(e.into()))?
         }
         None => kube::Config::infer().await.map_err(|e| boxed(e.into()))?,
     };
@@ -181,22 +188,36 @@ async fn client(args: &ControllerArgs) -> Result<Client, ControllerError> {
 
 /// Runs the operator until `shutdown` resolves (graceful: running passes finish) or the
 /// leader lease is lost (error).
-pub async fn run(args: ControllerArgs, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ControllerError> {
+pub async fn run(
+    args: ControllerArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ControllerError> {
     install_crypto_provider();
     let shutdown = shutdown.boxed().shared();
     let client = client(&args).await?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());
-    let (addr, server) = telemetry::serve(args.metrics_addr, metrics.clone(), health.clone(), shutdown.clone())
-        .await
-        .map_err(|source| ControllerError::Metrics { addr: args.metrics_addr, source })?;
+    let (addr, server) = telemetry::serve(
+        args.metrics_addr,
+        metrics.clone(),
+        health.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|source| ControllerError::Metrics {
+        addr: args.metrics_addr,
+        source,
+    })?;
     tokio::spawn(server);
     tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
 
     // Leader election: stand by (ready) until the Lease is ours.
     health.elector_ok.store(true, Ordering::Relaxed);
     let elector = if args.leader_elect {
-        let ns = args.leader_elect_namespace.clone().unwrap_or_else(|| "default".into());
+        let ns = args
+            .leader_elect_namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let mut elector = LeaderElector::new(client.clone(), &ns);
         tracing::info!(identity = elector.identity(), namespace = %ns, "waiting for the leader lease");
         tokio::select! {
@@ -238,8 +259,13 @@ fn policy_api(client: &Client, namespace: Option<&str>) -> Api<BucketCorsPolicy>
     }
 }
 
-fn refs(policies: impl IntoIterator<Item = Arc<BucketCorsPolicy>>) -> Vec<ObjectRef<BucketCorsPolicy>> {
-    policies.into_iter().map(|p| ObjectRef::from_obj(&*p)).collect()
+fn refs(
+    policies: impl IntoIterator<Item = Arc<BucketCorsPolicy>>,
+) -> Vec<ObjectRef<BucketCorsPolicy>> {
+    policies
+        .into_iter()
+        .map(|p| ObjectRef::from_obj(&*p))
+        .collect()
 }
 
 /// Policies whose endpoint reads the Secret `ns/name`.
@@ -251,24 +277,33 @@ fn policies_reading_secret(
     cluster: &Store<ClusterS3Endpoint>,
 ) -> Vec<ObjectRef<BucketCorsPolicy>> {
     let reads = |settings: &crate::api::EndpointSettings, own_ns: Option<&str>| {
-        let credential = settings.credentials.secret_ref.as_ref().map(|r| (r.namespace.as_deref().or(own_ns), r.name.as_str()));
+        let credential = settings
+            .credentials
+            .secret_ref
+            .as_ref()
+            .map(|r| (r.namespace.as_deref().or(own_ns), r.name.as_str()));
         let ca = settings
             .tls
             .as_ref()
             .and_then(|t| t.ca_secret_ref.as_ref())
             .map(|r| (r.namespace.as_deref().or(own_ns), r.name.as_str()));
-        [credential, ca].into_iter().flatten().any(|(n, m)| n == Some(ns) && m == name)
+        [credential, ca]
+            .into_iter()
+            .flatten()
+            .any(|(n, m)| n == Some(ns) && m == name)
     };
     refs(policies.state().into_iter().filter(|p| {
-        let Some(r) = &p.spec.endpoint_ref else { return false };
+        let Some(r) = &p.spec.endpoint_ref else {
+            return false;
+        };
         let policy_ns = p.namespace().unwrap_or_default();
         match r.kind {
             EndpointKind::S3Endpoint => s3
                 .get(&ObjectRef::new(&r.name).within(&policy_ns))
                 .is_some_and(|e| reads(&e.spec.settings, Some(&policy_ns))),
-            EndpointKind::ClusterS3Endpoint => {
-                cluster.get(&ObjectRef::new(&r.name)).is_some_and(|e| reads(&e.spec.settings, None))
-            }
+            EndpointKind::ClusterS3Endpoint => cluster
+                .get(&ObjectRef::new(&r.name))
+                .is_some_and(|e| reads(&e.spec.settings, None)),
         }
     }))
 }
@@ -278,7 +313,13 @@ fn policies_reading_secret(
 fn worth_a_pass(p: &BucketCorsPolicy) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (p.metadata.generation, p.finalizers(), p.annotations(), p.metadata.deletion_timestamp.is_some()).hash(&mut h);
+    (
+        p.metadata.generation,
+        p.finalizers(),
+        p.annotations(),
+        p.metadata.deletion_timestamp.is_some(),
+    )
+        .hash(&mut h);
     Some(h.finish())
 }
 
@@ -299,7 +340,8 @@ async fn controller(
     let (cluster_endpoints, cluster_writer) = reflector::store::<ClusterS3Endpoint>();
 
     // Other policies on the same bucket are re-queued when one changes or goes away.
-    let (siblings_tx, siblings_rx) = futures::channel::mpsc::unbounded::<ObjectRef<BucketCorsPolicy>>();
+    let (siblings_tx, siblings_rx) =
+        futures::channel::mpsc::unbounded::<ObjectRef<BucketCorsPolicy>>();
     let trigger_siblings = {
         let policies = policies.clone();
         move |p: &BucketCorsPolicy| {
@@ -309,37 +351,46 @@ async fn controller(
         }
     };
     let on_delete = trigger_siblings.clone();
-    let policy_stream = watcher(policy_api(&client, args.namespace.as_deref()), policy_config)
-        .default_backoff()
-        .reflect(policy_writer)
-        .inspect(move |event| {
-            if let Ok(watcher::Event::Delete(p)) = event {
-                on_delete(p);
-            }
-        })
-        .touched_objects()
-        .predicate_filter(
-            worth_a_pass,
-            Default::default(),
-        )
-        .inspect(move |p| {
-            if let Ok(p) = p {
-                trigger_siblings(p);
-            }
-        });
+    let policy_stream = watcher(
+        policy_api(&client, args.namespace.as_deref()),
+        policy_config,
+    )
+    .default_backoff()
+    .reflect(policy_writer)
+    .inspect(move |event| {
+        if let Ok(watcher::Event::Delete(p)) = event {
+            on_delete(p);
+        }
+    })
+    .touched_objects()
+    .predicate_filter(worth_a_pass, Default::default())
+    .inspect(move |p| {
+        if let Ok(p) = p {
+            trigger_siblings(p);
+        }
+    });
 
     let s3_api: Api<S3Endpoint> = match &args.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let s3_stream = watcher(s3_api, watcher::Config::default()).default_backoff().reflect(s3_writer).touched_objects();
-    let cluster_stream = watcher(Api::<ClusterS3Endpoint>::all(client.clone()), watcher::Config::default())
+    let s3_stream = watcher(s3_api, watcher::Config::default())
         .default_backoff()
-        .reflect(cluster_writer)
+        .reflect(s3_writer)
         .touched_objects();
-    let secret_stream = watcher(Api::<PartialObjectMeta<Secret>>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
+    let cluster_stream = watcher(
+        Api::<ClusterS3Endpoint>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(cluster_writer)
+    .touched_objects();
+    let secret_stream = watcher(
+        Api::<PartialObjectMeta<Secret>>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
 
     let default_endpoint = EndpointConfig {
         url: args.default_endpoint_url.clone(),
@@ -365,14 +416,21 @@ async fn controller(
         });
     }
 
-    let (map_policies, map_s3, map_cluster) = (policies.clone(), s3_endpoints.clone(), cluster_endpoints.clone());
+    let (map_policies, map_s3, map_cluster) = (
+        policies.clone(),
+        s3_endpoints.clone(),
+        cluster_endpoints.clone(),
+    );
     let s3_mapper = {
         let policies = policies.clone();
         move |e: S3Endpoint| {
             let (ns, name) = (e.namespace().unwrap_or_default(), e.name_any());
             refs(policies.state().into_iter().filter(|p| {
                 p.namespace().as_deref() == Some(ns.as_str())
-                    && p.spec.endpoint_ref.as_ref().is_some_and(|r| r.kind == EndpointKind::S3Endpoint && r.name == name)
+                    && p.spec
+                        .endpoint_ref
+                        .as_ref()
+                        .is_some_and(|r| r.kind == EndpointKind::S3Endpoint && r.name == name)
             }))
         }
     };
@@ -381,7 +439,10 @@ async fn controller(
         move |e: ClusterS3Endpoint| {
             let name = e.name_any();
             refs(policies.state().into_iter().filter(|p| {
-                p.spec.endpoint_ref.as_ref().is_some_and(|r| r.kind == EndpointKind::ClusterS3Endpoint && r.name == name)
+                p.spec
+                    .endpoint_ref
+                    .as_ref()
+                    .is_some_and(|r| r.kind == EndpointKind::ClusterS3Endpoint && r.name == name)
             }))
         }
     };
@@ -407,7 +468,10 @@ async fn controller(
 }
 
 /// One pass for one policy: finalizer bookkeeping, then apply or cleanup.
-async fn reconcile_policy(policy: Arc<BucketCorsPolicy>, ctx: Arc<Context>) -> Result<Action, PassError> {
+async fn reconcile_policy(
+    policy: Arc<BucketCorsPolicy>,
+    ctx: Arc<Context>,
+) -> Result<Action, PassError> {
     let span = tracing::info_span!(
         "reconcile",
         namespace = %policy.namespace().unwrap_or_default(),
@@ -416,7 +480,10 @@ async fn reconcile_policy(policy: Arc<BucketCorsPolicy>, ctx: Arc<Context>) -> R
     );
     async move {
         ctx.caches_ready().await;
-        let api = Api::<BucketCorsPolicy>::namespaced(ctx.client.clone(), &policy.namespace().unwrap_or_default());
+        let api = Api::<BucketCorsPolicy>::namespaced(
+            ctx.client.clone(),
+            &policy.namespace().unwrap_or_default(),
+        );
         finalizer(&api, FINALIZER, policy, |event| async {
             match event {
                 FinalizerEvent::Apply(p) => apply(&p, &ctx).await,
@@ -425,7 +492,8 @@ async fn reconcile_policy(policy: Arc<BucketCorsPolicy>, ctx: Arc<Context>) -> R
         })
         .await
         .map_err(|e| match e {
-            kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+            kube::runtime::finalizer::Error::ApplyFailed(e)
+            | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
             other => PassError::Finalizer(other.to_string()),
         })
     }
@@ -443,19 +511,24 @@ async fn apply(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, PassE
             return Err(e.into());
         }
     };
-    ctx.metrics.reconciled(outcome.reason.as_str(), started.elapsed());
+    ctx.metrics
+        .reconciled(outcome.reason.as_str(), started.elapsed());
     if outcome.drift_detected {
         ctx.metrics.drift();
     }
     ctx.set_state(&key, Some(PolicyState::from(outcome.reason)));
     ctx.events.publish(policy, &outcome.events).await;
-    let attempt = if outcome.retry() { Some(ctx.next_attempt(&key)) } else {
+    let attempt = if outcome.retry() {
+        Some(ctx.next_attempt(&key))
+    } else {
         ctx.reset_attempts(&key);
         None
     };
     let after = reconcile::requeue_after(policy.spec.interval(), attempt, rand::random::<f64>());
     match &outcome.error {
-        Some(e) if outcome.retry() => tracing::warn!(reason = %outcome.reason, error = %e, retry_in = ?after, "pass failed; retrying"),
+        Some(e) if outcome.retry() => {
+            tracing::warn!(reason = %outcome.reason, error = %e, retry_in = ?after, "pass failed; retrying")
+        }
         Some(e) => tracing::warn!(reason = %outcome.reason, error = %e, "pass stalled"),
         None => tracing::info!(
             reason = %outcome.reason,
@@ -491,7 +564,8 @@ async fn cleanup(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, Pas
 /// Retries failed passes with exponential backoff per policy.
 fn error_policy(policy: Arc<BucketCorsPolicy>, error: &PassError, ctx: Arc<Context>) -> Action {
     let attempt = ctx.next_attempt(&policy.key());
-    let after = reconcile::requeue_after(policy.spec.interval(), Some(attempt), rand::random::<f64>());
+    let after =
+        reconcile::requeue_after(policy.spec.interval(), Some(attempt), rand::random::<f64>());
     tracing::warn!(
         namespace = %policy.namespace().unwrap_or_default(),
         name = %policy.name_any(),

@@ -9,13 +9,19 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 
-use crate::api::{BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, FIELD_MANAGER, S3Endpoint};
+use crate::api::{
+    BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, FIELD_MANAGER, S3Endpoint,
+};
 use crate::reconcile::{
-    ClusterView, Deps, ReconcileError, ResolvedEndpoint, SecretData, StatusSink, StoreProvider, ViewError,
+    ClusterView, Deps, ReconcileError, ResolvedEndpoint, SecretData, StatusSink, StoreProvider,
+    ViewError,
 };
 use crate::s3::{AwsCorsStore, ConnectError, CorsStore, EndpointConfig};
 use crate::status::PolicyState;
 use crate::telemetry::{EventPublisher, MeteredStore, Metrics};
+
+/// A cached client and the endpoint identity it was built for.
+type CachedStore = (String, Arc<dyn CorsStore>);
 
 /// Everything a reconcile needs, shared by all of them.
 pub struct Context {
@@ -35,7 +41,7 @@ pub struct Context {
     pub events: EventPublisher,
     /// One client per endpoint, keyed by the endpoint object; replaced when its identity
     /// (resource versions of the object and its Secrets) changes.
-    stores: Mutex<HashMap<String, (String, Arc<dyn CorsStore>)>>,
+    stores: Mutex<HashMap<String, CachedStore>>,
     /// Consecutive retryable failures per policy, for backoff.
     attempts: Mutex<HashMap<String, u32>>,
     /// Last known state per policy, for the `bucketcors_policies` gauge.
@@ -71,7 +77,12 @@ impl Context {
 
     /// The reconcile dependencies backed by this context.
     pub fn deps(&self) -> Deps<'_> {
-        Deps { view: self, stores: self, sink: self, default_endpoint: &self.default_endpoint }
+        Deps {
+            view: self,
+            stores: self,
+            sink: self,
+            default_endpoint: &self.default_endpoint,
+        }
     }
 
     /// Records a retryable failure and returns its attempt number (0 for the first).
@@ -85,7 +96,10 @@ impl Context {
 
     /// Forgets the failures of a policy after a pass that needs no retry.
     pub fn reset_attempts(&self, key: &str) {
-        self.attempts.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 
     /// Records a policy's state (or its removal) and refreshes the gauge.
@@ -121,7 +135,10 @@ impl Context {
                 let _ = self.cluster_endpoints.wait_until_ready().await;
                 let _ = self.policies.wait_until_ready().await;
             };
-            if tokio::time::timeout(std::time::Duration::from_millis(500), all).await.is_ok() {
+            if tokio::time::timeout(std::time::Duration::from_millis(500), all)
+                .await
+                .is_ok()
+            {
                 self.synced.send_replace(true);
                 return;
             }
@@ -136,7 +153,8 @@ fn api_error(e: kube::Error) -> ViewError {
 #[async_trait]
 impl ClusterView for Context {
     fn s3_endpoint(&self, namespace: &str, name: &str) -> Option<Arc<S3Endpoint>> {
-        self.s3_endpoints.get(&ObjectRef::new(name).within(namespace))
+        self.s3_endpoints
+            .get(&ObjectRef::new(name).within(namespace))
     }
 
     fn cluster_s3_endpoint(&self, name: &str) -> Option<Arc<ClusterS3Endpoint>> {
@@ -147,37 +165,70 @@ impl ClusterView for Context {
         self.policies.state()
     }
 
-    async fn namespace_labels(&self, namespace: &str) -> Result<Option<BTreeMap<String, String>>, ViewError> {
-        let ns = Api::<Namespace>::all(self.client.clone()).get_opt(namespace).await.map_err(api_error)?;
+    async fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ViewError> {
+        let ns = Api::<Namespace>::all(self.client.clone())
+            .get_opt(namespace)
+            .await
+            .map_err(api_error)?;
         Ok(ns.map(|n| n.metadata.labels.unwrap_or_default()))
     }
 
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<SecretData>, ViewError> {
-        let secret = Api::<Secret>::namespaced(self.client.clone(), namespace).get_opt(name).await.map_err(api_error)?;
+        let secret = Api::<Secret>::namespaced(self.client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .map_err(api_error)?;
         Ok(secret.map(|s| {
-            let mut data: BTreeMap<String, Vec<u8>> =
-                s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+            let mut data: BTreeMap<String, Vec<u8>> = s
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect();
             // stringData is write-only on the server, but a Secret read from a cache may carry it.
             for (k, v) in s.string_data.unwrap_or_default() {
                 data.entry(k).or_insert_with(|| v.into_bytes());
             }
-            SecretData { resource_version: s.metadata.resource_version, data }
+            SecretData {
+                resource_version: s.metadata.resource_version,
+                data,
+            }
         }))
     }
 
-    async fn fresh_status(&self, policy: &BucketCorsPolicy) -> Result<Option<BucketCorsPolicyStatus>, ViewError> {
-        let (Some(ns), Some(name)) = (policy.metadata.namespace.as_deref(), policy.metadata.name.as_deref()) else {
+    async fn fresh_status(
+        &self,
+        policy: &BucketCorsPolicy,
+    ) -> Result<Option<BucketCorsPolicyStatus>, ViewError> {
+        let (Some(ns), Some(name)) = (
+            policy.metadata.namespace.as_deref(),
+            policy.metadata.name.as_deref(),
+        ) else {
             return Ok(policy.status.clone());
         };
         let api = Api::<BucketCorsPolicy>::namespaced(self.client.clone(), ns);
-        Ok(api.get_opt(name).await.map_err(api_error)?.and_then(|p| p.status))
+        Ok(api
+            .get_opt(name)
+            .await
+            .map_err(api_error)?
+            .and_then(|p| p.status))
     }
 }
 
 #[async_trait]
 impl StatusSink for Context {
-    async fn write_status(&self, policy: &BucketCorsPolicy, status: &BucketCorsPolicyStatus) -> Result<(), ViewError> {
-        let (Some(ns), Some(name)) = (policy.metadata.namespace.as_deref(), policy.metadata.name.as_deref()) else {
+    async fn write_status(
+        &self,
+        policy: &BucketCorsPolicy,
+        status: &BucketCorsPolicyStatus,
+    ) -> Result<(), ViewError> {
+        let (Some(ns), Some(name)) = (
+            policy.metadata.namespace.as_deref(),
+            policy.metadata.name.as_deref(),
+        ) else {
             return Err(ViewError("policy without namespace or name".into()));
         };
         let api = Api::<BucketCorsPolicy>::namespaced(self.client.clone(), ns);
@@ -186,9 +237,13 @@ impl StatusSink for Context {
             "kind": "BucketCorsPolicy",
             "status": status,
         });
-        api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-            .await
-            .map_err(api_error)?;
+        api.patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(api_error)?;
         self.metrics.status_patches(1);
         Ok(())
     }
@@ -196,17 +251,32 @@ impl StatusSink for Context {
 
 #[async_trait]
 impl StoreProvider for Context {
-    async fn store(&self, endpoint: &ResolvedEndpoint) -> Result<Arc<dyn CorsStore>, ReconcileError> {
+    async fn store(
+        &self,
+        endpoint: &ResolvedEndpoint,
+    ) -> Result<Arc<dyn CorsStore>, ReconcileError> {
         // The identity starts with the endpoint object (`kind/ns/name@rv`); everything before
         // the `@` names the slot a newer identity replaces.
-        let slot = endpoint.identity.split('@').next().unwrap_or_default().to_owned();
-        if let Some((identity, store)) = self.stores.lock().unwrap_or_else(|e| e.into_inner()).get(&slot)
+        let slot = endpoint
+            .identity
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some((identity, store)) = self
+            .stores
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&slot)
             && *identity == endpoint.identity
         {
             return Ok(store.clone());
         }
-        let store = AwsCorsStore::connect(&endpoint.config).await.map_err(|e| connect_error(&endpoint.display, e))?;
-        let store: Arc<dyn CorsStore> = Arc::new(MeteredStore::new(Arc::new(store), self.metrics.clone()));
+        let store = AwsCorsStore::connect(&endpoint.config)
+            .await
+            .map_err(|e| connect_error(&endpoint.display, e))?;
+        let store: Arc<dyn CorsStore> =
+            Arc::new(MeteredStore::new(Arc::new(store), self.metrics.clone()));
         self.stores
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -217,7 +287,9 @@ impl StoreProvider for Context {
 
 fn connect_error(display: &str, e: ConnectError) -> ReconcileError {
     match e {
-        ConnectError::InvalidUrl { .. } | ConnectError::MissingRegion | ConnectError::InvalidCaBundle(_) => {
+        ConnectError::InvalidUrl { .. }
+        | ConnectError::MissingRegion
+        | ConnectError::InvalidCaBundle(_) => {
             ReconcileError::InvalidSpec(format!("{display}: {e}"))
         }
         _ => ReconcileError::Unavailable(format!("{display}: {e}")),

@@ -43,7 +43,11 @@ impl LeaderElector {
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| "bucketcors".into());
         let identity = format!("{base}-{:08x}", rand::random::<u32>());
-        Self { api: Api::namespaced(client, namespace), identity, observed: None }
+        Self {
+            api: Api::namespaced(client, namespace),
+            identity,
+            observed: None,
+        }
     }
 
     /// This candidate's identity.
@@ -60,7 +64,9 @@ impl LeaderElector {
                     return;
                 }
                 Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "leader election: could not read or update the lease"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "leader election: could not read or update the lease")
+                }
             }
             tokio::time::sleep(RETRY_PERIOD).await;
         }
@@ -78,7 +84,10 @@ impl LeaderElector {
                     tracing::warn!(error = %e, "leader election: renewal failed");
                     // Give up before the lease could have expired for the others.
                     if last_renewal.elapsed() + RETRY_PERIOD >= LEASE_DURATION {
-                        return LeaseLost(format!("could not renew for {:?}: {e}", last_renewal.elapsed()));
+                        return LeaseLost(format!(
+                            "could not renew for {:?}: {e}",
+                            last_renewal.elapsed()
+                        ));
                     }
                 }
             }
@@ -92,7 +101,10 @@ impl LeaderElector {
             if spec.holder_identity.as_deref() == Some(self.identity.as_str()) {
                 spec.holder_identity = None;
                 spec.lease_duration_seconds = Some(1);
-                let _ = self.api.replace(LEASE_NAME, &PostParams::default(), &lease).await;
+                let _ = self
+                    .api
+                    .replace(LEASE_NAME, &PostParams::default(), &lease)
+                    .await;
             }
         }
     }
@@ -103,7 +115,10 @@ impl LeaderElector {
         let duration = i32::try_from(LEASE_DURATION.as_secs()).unwrap_or(15);
         let Some(mut lease) = self.api.get_opt(LEASE_NAME).await? else {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(LEASE_NAME.into()), ..ObjectMeta::default() },
+                metadata: ObjectMeta {
+                    name: Some(LEASE_NAME.into()),
+                    ..ObjectMeta::default()
+                },
                 spec: Some(LeaseSpec {
                     holder_identity: Some(self.identity.clone()),
                     lease_duration_seconds: Some(duration),
@@ -123,8 +138,14 @@ impl LeaderElector {
         let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
         let ours = holder.as_deref() == Some(self.identity.as_str());
         if !ours && holder.is_some() {
-            let record = format!("{holder:?}/{:?}/{:?}", spec.renew_time.as_ref().map(|t| t.0), spec.lease_duration_seconds);
-            let held_for = spec.lease_duration_seconds.map_or(LEASE_DURATION, |s| Duration::from_secs(s.max(1) as u64));
+            let record = format!(
+                "{holder:?}/{:?}/{:?}",
+                spec.renew_time.as_ref().map(|t| t.0),
+                spec.lease_duration_seconds
+            );
+            let held_for = spec
+                .lease_duration_seconds
+                .map_or(LEASE_DURATION, |s| Duration::from_secs(s.max(1) as u64));
             match &self.observed {
                 Some((seen, since)) if *seen == record => {
                     if since.elapsed() < held_for {
@@ -145,7 +166,11 @@ impl LeaderElector {
         spec.lease_duration_seconds = Some(duration);
         spec.renew_time = Some(now);
         // `replace` sends the resourceVersion we read: a concurrent update makes it fail (409).
-        match self.api.replace(LEASE_NAME, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(LEASE_NAME, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => {
                 self.observed = None;
                 Ok(true)

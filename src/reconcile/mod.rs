@@ -73,7 +73,10 @@ pub trait ClusterView: Send + Sync {
     /// The policy's status as the API server has it now, bypassing caches. Asked only before
     /// capturing the original configuration, so that a cache that has not yet seen an earlier
     /// capture can never make the controller capture its own rules as the "original".
-    async fn fresh_status(&self, policy: &BucketCorsPolicy) -> Result<Option<BucketCorsPolicyStatus>, ViewError>;
+    async fn fresh_status(
+        &self,
+        policy: &BucketCorsPolicy,
+    ) -> Result<Option<BucketCorsPolicyStatus>, ViewError>;
 }
 
 /// Where a pass writes the policy's status.
@@ -390,7 +393,11 @@ pub async fn reconcile_once(
     if spec.deletion_policy == DeletionPolicy::Restore
         && pass.current.as_ref().is_none_or(|s| s.original.is_none())
     {
-        let fresh = deps.view.fresh_status(policy).await?.and_then(|s| s.original);
+        let fresh = deps
+            .view
+            .fresh_status(policy)
+            .await?
+            .and_then(|s| s.original);
         let mut with_original = pass.current.clone().unwrap_or_default();
         with_original.original = Some(fresh.unwrap_or_else(|| OriginalConfiguration {
             captured_time: Some(status::time(now)),

@@ -62,8 +62,16 @@ impl ClusterView for FakeView {
             .get(&(namespace.to_owned(), name.to_owned()))
             .cloned())
     }
-    async fn fresh_status(&self, policy: &BucketCorsPolicy) -> Result<Option<BucketCorsPolicyStatus>, ViewError> {
-        Ok(self.fresh.lock().unwrap().clone().or_else(|| policy.status.clone()))
+    async fn fresh_status(
+        &self,
+        policy: &BucketCorsPolicy,
+    ) -> Result<Option<BucketCorsPolicyStatus>, ViewError> {
+        Ok(self
+            .fresh
+            .lock()
+            .unwrap()
+            .clone()
+            .or_else(|| policy.status.clone()))
     }
 }
 
@@ -450,7 +458,8 @@ async fn a_stale_cache_never_recaptures_the_original() {
     w.pass(&mut p, 0).await;
     *w.view.fresh.lock().unwrap() = p.status.clone();
     // Someone changes the bucket; the next pass runs on a cached object from before the capture.
-    *w.store().rules.lock().unwrap() = Some(vec![rule("https://other.example", &[CorsMethod::Get])]);
+    *w.store().rules.lock().unwrap() =
+        Some(vec![rule("https://other.example", &[CorsMethod::Get])]);
     let mut stale = stale;
     let out = w.pass(&mut stale, 5).await;
     assert_eq!(out.wrote, Some(Operation::Put));

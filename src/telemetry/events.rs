@@ -16,8 +16,13 @@ pub struct EventPublisher {
 impl EventPublisher {
     /// A publisher reporting as `bucketcors` (instance: the pod name, when known).
     pub fn new(client: Client) -> Self {
-        let reporter = Reporter { controller: "bucketcors".into(), instance: std::env::var("POD_NAME").ok() };
-        Self { recorder: Recorder::new(client, reporter) }
+        let reporter = Reporter {
+            controller: "bucketcors".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client, reporter),
+        }
     }
 
     /// Publishes each note about `policy`.
@@ -25,7 +30,11 @@ impl EventPublisher {
         let reference: ObjectReference = policy.object_ref(&());
         for note in notes {
             let event = Event {
-                type_: if note.warning { EventType::Warning } else { EventType::Normal },
+                type_: if note.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
                 reason: note.reason.clone(),
                 // The API server limits notes to 1 kB.
                 note: Some(truncate(&note.note, 1000)),

@@ -66,15 +66,31 @@ impl Metrics {
         let status_patches = Counter::default();
         let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
         let policies = Family::<StateLabel, Gauge>::default();
-        registry.register("bucketcors_reconciles", "Reconcile passes by result", reconciles.clone());
-        registry.register("bucketcors_s3_requests", "S3 requests by operation and outcome", s3_requests.clone());
-        registry.register("bucketcors_cors_writes", "Successful CORS writes to buckets", cors_writes.clone());
+        registry.register(
+            "bucketcors_reconciles",
+            "Reconcile passes by result",
+            reconciles.clone(),
+        );
+        registry.register(
+            "bucketcors_s3_requests",
+            "S3 requests by operation and outcome",
+            s3_requests.clone(),
+        );
+        registry.register(
+            "bucketcors_cors_writes",
+            "Successful CORS writes to buckets",
+            cors_writes.clone(),
+        );
         registry.register(
             "bucketcors_drift_detected",
             "Times a bucket was found changed after having been in sync",
             drift_detected.clone(),
         );
-        registry.register("bucketcors_status_patches", "Status writes sent to the API server", status_patches.clone());
+        registry.register(
+            "bucketcors_status_patches",
+            "Status writes sent to the API server",
+            status_patches.clone(),
+        );
         registry.register_with_unit(
             "bucketcors_reconcile_duration",
             "Duration of one reconcile pass",
@@ -83,26 +99,50 @@ impl Metrics {
         );
         registry.register("bucketcors_policies", "Policies by state", policies.clone());
         for state in PolicyState::ALL {
-            policies.get_or_create(&StateLabel { state: state.as_str().to_owned() }).set(0);
+            policies
+                .get_or_create(&StateLabel {
+                    state: state.as_str().to_owned(),
+                })
+                .set(0);
         }
-        Self { registry, reconciles, s3_requests, cors_writes, drift_detected, status_patches, reconcile_duration, policies }
+        Self {
+            registry,
+            reconciles,
+            s3_requests,
+            cors_writes,
+            drift_detected,
+            status_patches,
+            reconcile_duration,
+            policies,
+        }
     }
 
     /// Counts a finished pass (`result` is a reason, `error`, or a cleanup result) and its duration.
     pub fn reconciled(&self, result: &str, took: Duration) {
-        self.reconciles.get_or_create(&ResultLabel { result: result.to_owned() }).inc();
+        self.reconciles
+            .get_or_create(&ResultLabel {
+                result: result.to_owned(),
+            })
+            .inc();
         self.reconcile_duration.observe(took.as_secs_f64());
     }
 
     /// Counts one S3 request.
     pub fn s3_request(&self, operation: Operation, outcome: &str) {
-        let labels = RequestLabels { operation: operation.as_str().to_owned(), outcome: outcome.to_owned() };
+        let labels = RequestLabels {
+            operation: operation.as_str().to_owned(),
+            outcome: outcome.to_owned(),
+        };
         self.s3_requests.get_or_create(&labels).inc();
     }
 
     /// Counts one successful write.
     pub fn cors_write(&self, operation: Operation) {
-        self.cors_writes.get_or_create(&OperationLabel { operation: operation.as_str().to_owned() }).inc();
+        self.cors_writes
+            .get_or_create(&OperationLabel {
+                operation: operation.as_str().to_owned(),
+            })
+            .inc();
     }
 
     /// Counts a detected drift.
@@ -118,7 +158,11 @@ impl Metrics {
     /// Sets the per-state policy counts.
     pub fn set_policies(&self, counts: &[(PolicyState, i64)]) {
         for (state, n) in counts {
-            self.policies.get_or_create(&StateLabel { state: state.as_str().to_owned() }).set(*n);
+            self.policies
+                .get_or_create(&StateLabel {
+                    state: state.as_str().to_owned(),
+                })
+                .set(*n);
         }
     }
 

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bucketcors::api::{BucketCorsPolicy, BucketCorsPolicyStatus};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 
 const HOW: &str = "run the tests under `hack/controlplane/with-controlplane.sh hack/s3/with-s3.sh cargo test ...` \
      (they export BUCKETCORS_TEST_KUBECONFIG and BUCKETCORS_MOTO_URL), or set \
@@ -28,7 +28,10 @@ pub struct TestCluster {
 /// environment is missing otherwise.
 pub async fn cluster(test: &str) -> Option<TestCluster> {
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-    let (Some(kubeconfig), Some(_)) = (var("BUCKETCORS_TEST_KUBECONFIG"), var("BUCKETCORS_MOTO_URL")) else {
+    let (Some(kubeconfig), Some(_)) = (
+        var("BUCKETCORS_TEST_KUBECONFIG"),
+        var("BUCKETCORS_MOTO_URL"),
+    ) else {
         if var("BUCKETCORS_SKIP_CLUSTER_TESTS").as_deref() == Some("1") {
             println!("{test}: skipped (BUCKETCORS_SKIP_CLUSTER_TESTS=1)");
             return None;
@@ -36,15 +39,40 @@ pub async fn cluster(test: &str) -> Option<TestCluster> {
         panic!("{test}: BUCKETCORS_TEST_KUBECONFIG or BUCKETCORS_MOTO_URL is not set; {HOW}");
     };
     bucketcors::controller::install_crypto_provider();
-    let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("read BUCKETCORS_TEST_KUBECONFIG");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("kubeconfig");
+    let kc =
+        kube::config::Kubeconfig::read_from(&kubeconfig).expect("read BUCKETCORS_TEST_KUBECONFIG");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("kubeconfig");
     let client = Client::try_from(config).expect("client");
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let tag: String = test.chars().filter(char::is_ascii_alphanumeric).take(24).collect::<String>().to_ascii_lowercase();
-    let namespace = format!("{tag}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let ns = Namespace { metadata: ObjectMeta { name: Some(namespace.clone()), ..Default::default() }, ..Default::default() };
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("create namespace");
-    Some(TestCluster { kubeconfig: kubeconfig.into(), client, namespace })
+    let tag: String = test
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(24)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let namespace = format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create namespace");
+    Some(TestCluster {
+        kubeconfig: kubeconfig.into(),
+        client,
+        namespace,
+    })
 }
 
 impl TestCluster {
@@ -63,10 +91,15 @@ impl TestCluster {
             "Secret" => kube::discovery::ApiResource::erase::<Secret>(&()),
             other => panic!("unsupported kind {other}"),
         };
-        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(self.client.clone(), &self.namespace, &ar);
-        api.patch(&name, &PatchParams::apply("tests").force(), &Patch::Apply(&value))
-            .await
-            .unwrap_or_else(|e| panic!("apply {kind}/{name}: {e}"));
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &self.namespace, &ar);
+        api.patch(
+            &name,
+            &PatchParams::apply("tests").force(),
+            &Patch::Apply(&value),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {kind}/{name}: {e}"));
     }
 
     /// A Secret with S3 keys.
@@ -93,7 +126,11 @@ impl TestCluster {
     }
 
     pub async fn status(&self, name: &str) -> Option<BucketCorsPolicyStatus> {
-        self.policies().get_opt(name).await.expect("get policy").and_then(|p| p.status)
+        self.policies()
+            .get_opt(name)
+            .await
+            .expect("get policy")
+            .and_then(|p| p.status)
     }
 
     /// (status, reason, message) of a condition.
@@ -127,17 +164,26 @@ impl TestCluster {
     pub async fn poke(&self, name: &str) {
         static N: AtomicU32 = AtomicU32::new(0);
         let patch = serde_json::json!({"metadata": {"annotations": {"bucketcors.dev/reconcile-at": format!("{}", N.fetch_add(1, Ordering::Relaxed))}}});
-        self.policies().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("annotate");
+        self.policies()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("annotate");
     }
 
     pub async fn delete_policy(&self, name: &str) {
-        self.policies().delete(name, &DeleteParams::default()).await.expect("delete policy");
+        self.policies()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete policy");
     }
 
     pub async fn wait_gone(&self, name: &str, timeout: Duration) {
         let start = Instant::now();
         while self.policies().get_opt(name).await.expect("get").is_some() {
-            assert!(start.elapsed() < timeout, "{name} still exists after {timeout:?} (finalizer not released)");
+            assert!(
+                start.elapsed() < timeout,
+                "{name} still exists after {timeout:?} (finalizer not released)"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -154,7 +200,11 @@ pub fn moto_url() -> String {
 
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A `bucketcors controller` process, killed when dropped.
@@ -166,12 +216,20 @@ pub struct RunningController {
 impl RunningController {
     fn start(kubeconfig: &std::path::Path, namespace: &str, extra: &[&str]) -> Self {
         let port = free_port();
-        let log = std::env::temp_dir().join(format!("bucketcors-controller-{namespace}-{port}.log"));
+        let log =
+            std::env::temp_dir().join(format!("bucketcors-controller-{namespace}-{port}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_bucketcors"))
             .arg("controller")
             .arg("--kubeconfig")
             .arg(kubeconfig)
-            .args(["--namespace", namespace, "--metrics-addr", &format!("127.0.0.1:{port}"), "--log-format", "text"])
+            .args([
+                "--namespace",
+                namespace,
+                "--metrics-addr",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                "text",
+            ])
             .args(extra)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -182,7 +240,10 @@ impl RunningController {
             .spawn()
             .expect("start the controller binary");
         eprintln!("controller for {namespace} logs to {}", log.display());
-        Self { child, metrics_url: format!("http://127.0.0.1:{port}") }
+        Self {
+            child,
+            metrics_url: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     /// Kills the process at once (SIGKILL), as a crash would.
@@ -193,7 +254,10 @@ impl RunningController {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let start = Instant::now();
         while start.elapsed() < timeout {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -213,11 +277,18 @@ impl RunningController {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let addr = self.metrics_url.trim_start_matches("http://");
         let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await.ok()?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .ok()?;
         let mut buf = String::new();
         s.read_to_string(&mut buf).await.ok()?;
         let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-        let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        let body = buf
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
         Some((code, body))
     }
 
@@ -239,7 +310,10 @@ impl RunningController {
             if let Some((200, _)) = self.get("/readyz").await {
                 return;
             }
-            assert!(start.elapsed() < timeout, "controller not ready after {timeout:?}");
+            assert!(
+                start.elapsed() < timeout,
+                "controller not ready after {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -253,10 +327,16 @@ impl Drop for RunningController {
 
 /// The real kubectl, from the cache the control-plane scripts fill.
 pub fn kubectl() -> Command {
-    let cache = std::env::var("BUCKETCORS_K8S_BIN").map(PathBuf::from).unwrap_or_else(|_| {
-        let home = std::env::var("HOME").unwrap_or_default();
-        PathBuf::from(home).join(".cache/bucketcors/k8s-v1.37.2/bin")
-    });
+    let cache = std::env::var("BUCKETCORS_K8S_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let home = std::env::var("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".cache/bucketcors/k8s-v1.37.2/bin")
+        });
     let candidate = cache.join("kubectl");
-    Command::new(if candidate.exists() { candidate } else { PathBuf::from("kubectl") })
+    Command::new(if candidate.exists() {
+        candidate
+    } else {
+        PathBuf::from("kubectl")
+    })
 }

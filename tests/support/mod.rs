@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests. Each test binary uses a different subset.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod proxy;
 pub mod s3;
-pub mod cluster;
