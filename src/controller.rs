@@ -220,10 +220,12 @@ pub async fn run(
             .unwrap_or_else(|| "default".into());
         let mut elector = LeaderElector::new(client.clone(), &ns);
         tracing::info!(identity = elector.identity(), namespace = %ns, "waiting for the leader lease");
+        health.standing_by.store(true, Ordering::Relaxed);
         tokio::select! {
             () = elector.acquire() => {},
             () = shutdown.clone() => return Ok(()),
         }
+        health.standing_by.store(false, Ordering::Relaxed);
         Some(elector)
     } else {
         None
@@ -484,18 +486,31 @@ async fn reconcile_policy(
             ctx.client.clone(),
             &policy.namespace().unwrap_or_default(),
         );
-        finalizer(&api, FINALIZER, policy, |event| async {
+        let result = finalizer(&api, FINALIZER, policy, |event| async {
             match event {
                 FinalizerEvent::Apply(p) => apply(&p, &ctx).await,
                 FinalizerEvent::Cleanup(p) => cleanup(&p, &ctx).await,
             }
         })
-        .await
-        .map_err(|e| match e {
-            kube::runtime::finalizer::Error::ApplyFailed(e)
-            | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-            other => PassError::Finalizer(other.to_string()),
-        })
+        .await;
+        use kube::runtime::finalizer::Error as FinalizerError;
+        match result {
+            Ok(action) => Ok(action),
+            Err(FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e)) => Err(e),
+            // The finalizer patch carries a test of the finalizers we saw; it fails when our
+            // cached copy is older than a finalizer change (typically our own, moments ago).
+            // The watch brings the newer copy: look again shortly, without counting a failure.
+            Err(
+                FinalizerError::AddFinalizer(kube::Error::Api(s))
+                | FinalizerError::RemoveFinalizer(kube::Error::Api(s)),
+            ) if s.code == 422 || s.code == 409 => {
+                tracing::debug!(
+                    "finalizer patch raced a newer version of the policy; looking again"
+                );
+                Ok(Action::requeue(Duration::from_secs(1)))
+            }
+            Err(other) => Err(PassError::Finalizer(other.to_string())),
+        }
     }
     .instrument(span)
     .await

@@ -19,11 +19,14 @@ pub struct Health {
     pub synced: AtomicBool,
     /// Leader election (when on) is leading or standing by; false once the lease is lost.
     pub elector_ok: AtomicBool,
+    /// Waiting for the Lease: ready (a healthy standby) although no watch runs yet.
+    pub standing_by: AtomicBool,
 }
 
 impl Health {
     fn ready(&self) -> bool {
-        self.synced.load(Ordering::Relaxed) && self.elector_ok.load(Ordering::Relaxed)
+        self.elector_ok.load(Ordering::Relaxed)
+            && (self.standing_by.load(Ordering::Relaxed) || self.synced.load(Ordering::Relaxed))
     }
 }
 

@@ -140,14 +140,14 @@ impl TestCluster {
         Some((c.status, c.reason, c.message))
     }
 
-    /// Waits until the Ready condition has this status and reason.
+    /// Waits until the Ready condition has this status and reason (`*`: any reason).
     pub async fn wait_ready(&self, name: &str, status: &str, reason: &str, timeout: Duration) {
         let start = Instant::now();
         loop {
             let now = self.condition(name, "Ready").await;
             if let Some((s, r, _)) = &now
                 && s == status
-                && r == reason
+                && (r == reason || reason == "*")
             {
                 return;
             }
