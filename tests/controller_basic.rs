@@ -119,6 +119,17 @@ async fn apply_makes_the_policy_ready_with_exactly_the_rules() {
     );
     assert_eq!(ctl.get("/healthz").await.unwrap().0, 200);
     assert_eq!(ctl.get("/readyz").await.unwrap().0, 200);
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(c.client.clone(), &c.namespace);
+    let events = events.list(&Default::default()).await.expect("list events");
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("Applied")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("web")),
+        "an Applied event for web"
+    );
 
     // A spec change is applied (new generation).
     c.apply(&policy(

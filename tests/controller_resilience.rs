@@ -145,17 +145,18 @@ async fn a_controller_killed_mid_run_converges_after_restart_without_duplicate_w
     };
     c.moto_endpoint().await;
     let mut buckets = Vec::new();
-    for i in 0..6 {
+    for i in 0..8 {
         let b = moto.new_bucket(&format!("restart{i}")).await;
         c.apply(&policy(&format!("p{i}"), &b, "moto", "")).await;
         buckets.push(b);
     }
-    let mut first = c.start_controller(&[]);
+    // One pass at a time, so that the kill lands in the middle of the work.
+    let mut first = c.start_controller(&["--concurrency", "1"]);
     // Kill it as soon as it has done some, but (most likely) not all, of the work.
     let start = Instant::now();
     loop {
-        let done = ctl_ready_count(&c, 6).await;
-        if done >= 1 {
+        let done = ctl_ready_count(&c, 8).await;
+        if done >= 2 {
             break;
         }
         assert!(
@@ -171,10 +172,14 @@ async fn a_controller_killed_mid_run_converges_after_restart_without_duplicate_w
             written_before += 1;
         }
     }
-    eprintln!("{written_before} of 6 buckets written before the kill");
+    eprintln!("{written_before} of 8 buckets written before the kill");
+    assert!(
+        written_before < 8,
+        "the kill came too late to test anything"
+    );
 
     let second = c.start_controller(&[]);
-    for i in 0..6 {
+    for i in 0..8 {
         c.wait_ready(&format!("p{i}"), "True", "*", SECS(30)).await;
     }
     // Let any stray pass finish, then count.
@@ -184,7 +189,7 @@ async fn a_controller_killed_mid_run_converges_after_restart_without_duplicate_w
         .await;
     assert_eq!(
         puts as usize,
-        6 - written_before,
+        8 - written_before,
         "the restarted controller rewrote buckets already in sync"
     );
     for b in &buckets {
