@@ -477,7 +477,7 @@ async fn reconcile_policy(
     let span = tracing::info_span!(
         "reconcile",
         namespace = %policy.namespace().unwrap_or_default(),
-        name = %policy.name_any(),
+        policy = %policy.name_any(),
         bucket = %policy.spec.bucket,
     );
     async move {
