@@ -10,3 +10,6 @@ pub mod cors;
 pub mod s3;
 pub mod cli;
 pub mod controller;
+pub mod reconcile;
+pub mod status;
+pub mod telemetry;

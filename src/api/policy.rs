@@ -186,7 +186,10 @@ pub struct BucketCorsPolicyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
 
-    /// When the live configuration was last read successfully.
+    /// When the live configuration was last read successfully and that read changed the status.
+    /// To keep a policy in sync from causing a status write every interval, a read that finds
+    /// nothing new does not refresh this field, except as a heartbeat once it is older than
+    /// 1 hour or 12 intervals, whichever is longer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
 

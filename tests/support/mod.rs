@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod cluster;
 pub mod proxy;
 pub mod s3;

@@ -1,0 +1,640 @@
+//! One reconcile pass, over traits: resolve the endpoint, read the bucket, plan, act according
+//! to `driftPolicy`, and leave the status the pass computed.
+//!
+//! Both sides are traits so the whole pass is unit-tested with fakes: [`ClusterView`] (endpoint
+//! objects, Secrets, namespace labels and the other policies, all from caches or cheap reads),
+//! [`StatusSink`] (the status subresource) and [`StoreProvider`] (one [`CorsStore`] per endpoint
+//! identity). The clock is an argument.
+
+mod backoff;
+mod conflict;
+pub mod endpoint;
+mod error;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::jiff::Timestamp;
+
+pub use backoff::{BACKOFF_BASE, BACKOFF_MAX, backoff, jitter};
+pub use conflict::{owner, siblings};
+pub use endpoint::{ResolvedEndpoint, location, resolve, selector_admits};
+pub use error::ReconcileError;
+
+use crate::api::{
+    BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, DeletionPolicy, DriftPolicy,
+    OriginalConfiguration, S3Endpoint,
+};
+use crate::cors::{self, Plan};
+use crate::s3::{BucketRef, CorsStore, EndpointConfig, Operation, StoreErrorKind};
+use crate::status::{self, Observation, Reason, Summary};
+
+/// A Kubernetes API failure while reading or writing cluster objects. Always retried.
+#[derive(Debug, thiserror::Error)]
+#[error("Kubernetes API: {0}")]
+pub struct ViewError(pub String);
+
+/// The data of a Secret and its resource version. `Debug` shows the keys, never the values.
+#[derive(Clone, Default)]
+pub struct SecretData {
+    /// `metadata.resourceVersion`, part of the store cache key.
+    pub resource_version: Option<String>,
+    /// Decoded `data`.
+    pub data: BTreeMap<String, Vec<u8>>,
+}
+
+impl std::fmt::Debug for SecretData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretData")
+            .field("resource_version", &self.resource_version)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// What a pass may know about the cluster besides the policy itself.
+#[async_trait]
+pub trait ClusterView: Send + Sync {
+    /// The `S3Endpoint` `namespace/name`, if it exists.
+    fn s3_endpoint(&self, namespace: &str, name: &str) -> Option<Arc<S3Endpoint>>;
+    /// The `ClusterS3Endpoint` `name`, if it exists.
+    fn cluster_s3_endpoint(&self, name: &str) -> Option<Arc<ClusterS3Endpoint>>;
+    /// Every policy the controller knows, for conflict detection.
+    fn policies(&self) -> Vec<Arc<BucketCorsPolicy>>;
+    /// The labels of a namespace; `None` when it does not exist.
+    async fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ViewError>;
+    /// A Secret; `None` when it does not exist.
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<SecretData>, ViewError>;
+    /// The policy's status as the API server has it now, bypassing caches. Asked only before
+    /// capturing the original configuration, so that a cache that has not yet seen an earlier
+    /// capture can never make the controller capture its own rules as the "original".
+    async fn fresh_status(
+        &self,
+        policy: &BucketCorsPolicy,
+    ) -> Result<Option<BucketCorsPolicyStatus>, ViewError>;
+}
+
+/// Where a pass writes the policy's status.
+#[async_trait]
+pub trait StatusSink: Send + Sync {
+    /// Replaces the status (server-side apply of the status subresource).
+    async fn write_status(
+        &self,
+        policy: &BucketCorsPolicy,
+        status: &BucketCorsPolicyStatus,
+    ) -> Result<(), ViewError>;
+}
+
+/// Hands out a store client per endpoint, cached by [`ResolvedEndpoint::identity`].
+#[async_trait]
+pub trait StoreProvider: Send + Sync {
+    /// The store for this endpoint. Errors are classified (an unusable CA is `InvalidSpec`,
+    /// an unreachable STS is `Unavailable`).
+    async fn store(
+        &self,
+        endpoint: &ResolvedEndpoint,
+    ) -> Result<Arc<dyn CorsStore>, ReconcileError>;
+}
+
+/// Everything a pass talks to.
+#[derive(Clone, Copy)]
+pub struct Deps<'a> {
+    /// Cluster objects.
+    pub view: &'a dyn ClusterView,
+    /// Stores.
+    pub stores: &'a dyn StoreProvider,
+    /// Status writes.
+    pub sink: &'a dyn StatusSink,
+    /// The endpoint for policies without `endpointRef`.
+    pub default_endpoint: &'a EndpointConfig,
+}
+
+/// A Kubernetes Event to publish about the policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventNote {
+    /// Warning (something needs attention) or Normal.
+    pub warning: bool,
+    /// CamelCase reason, e.g. `Applied`, `DriftRepaired`, `AccessDenied`.
+    pub reason: String,
+    /// What the controller was doing: `Reconcile` or `Cleanup`.
+    pub action: &'static str,
+    /// Human-readable detail (never secrets).
+    pub note: String,
+}
+
+impl EventNote {
+    fn new(
+        warning: bool,
+        reason: impl Into<String>,
+        action: &'static str,
+        note: impl Into<String>,
+    ) -> Self {
+        Self {
+            warning,
+            reason: reason.into(),
+            action,
+            note: note.into(),
+        }
+    }
+}
+
+/// What one pass concluded.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The summary reason (the `Ready` condition's reason).
+    pub reason: Reason,
+    /// The status after the pass (written, or equal to what was there).
+    pub status: BucketCorsPolicyStatus,
+    /// How many status writes the pass made (0 in the steady state).
+    pub status_writes: u32,
+    /// Events to publish.
+    pub events: Vec<EventNote>,
+    /// The write the pass made to the bucket, if any.
+    pub wrote: Option<Operation>,
+    /// True when the bucket was found drifted from a configuration it had been in sync with.
+    pub drift_detected: bool,
+    /// The failure, if the pass did not reach the declared state.
+    pub error: Option<ReconcileError>,
+}
+
+impl Outcome {
+    /// True when the pass should be retried with backoff rather than after the interval.
+    pub fn retry(&self) -> bool {
+        self.error
+            .as_ref()
+            .is_some_and(ReconcileError::is_retryable)
+    }
+}
+
+/// Accumulates the pieces of an [`Outcome`] while a pass runs.
+struct Pass<'a> {
+    policy: &'a BucketCorsPolicy,
+    deps: Deps<'a>,
+    now: Timestamp,
+    /// The status as last written (starts as the policy's, moves on with every write).
+    current: Option<BucketCorsPolicyStatus>,
+    writes: u32,
+}
+
+impl Pass<'_> {
+    fn generation(&self) -> Option<i64> {
+        self.policy.metadata.generation
+    }
+
+    async fn write(&mut self, status: BucketCorsPolicyStatus) -> Result<(), ViewError> {
+        self.deps.sink.write_status(self.policy, &status).await?;
+        self.writes += 1;
+        self.current = Some(status);
+        Ok(())
+    }
+
+    /// Computes the final status, writes it if it differs, and builds the outcome.
+    async fn finish(
+        mut self,
+        obs: Observation,
+        error: Option<ReconcileError>,
+        events: Vec<EventNote>,
+    ) -> Result<Outcome, ViewError> {
+        let interval = self.policy.spec.interval();
+        let next = status::compute(
+            self.current.as_ref(),
+            self.generation(),
+            interval,
+            &obs,
+            self.now,
+        );
+        if status::needs_write(self.current.as_ref(), &next) {
+            self.write(next.clone()).await?;
+        }
+        Ok(Outcome {
+            reason: obs.summary.reason,
+            status: next,
+            status_writes: self.writes,
+            events,
+            wrote: None,
+            drift_detected: obs.drift_detected,
+            error,
+        })
+    }
+
+    async fn fail(
+        self,
+        error: ReconcileError,
+        endpoint: Option<String>,
+    ) -> Result<Outcome, ViewError> {
+        let reason = error.reason();
+        let previous = status::ready_reason(self.policy.status.as_ref()).map(str::to_owned);
+        let events = if previous.as_deref() == Some(reason.as_str()) {
+            Vec::new()
+        } else {
+            vec![EventNote::new(
+                true,
+                reason.as_str(),
+                "Reconcile",
+                error.to_string(),
+            )]
+        };
+        let obs = Observation::summary_only(Summary::new(reason, error.to_string()), endpoint);
+        self.finish(obs, Some(error), events).await
+    }
+}
+
+/// One reconcile pass for a policy that is not being deleted.
+///
+/// Order of business: suspend (no S3 call at all), spec validation, conflict, endpoint, then a
+/// `Progressing` status on the first visit (before any S3 call), read, plan, act, status.
+/// `Err` only when the Kubernetes API failed; every other failure is in [`Outcome::error`].
+pub async fn reconcile_once(
+    policy: &BucketCorsPolicy,
+    deps: Deps<'_>,
+    now: Timestamp,
+) -> Result<Outcome, ViewError> {
+    let spec = &policy.spec;
+    let mut pass = Pass {
+        policy,
+        deps,
+        now,
+        current: policy.status.clone(),
+        writes: 0,
+    };
+    let previous_reason = status::ready_reason(policy.status.as_ref()).map(str::to_owned);
+
+    if spec.suspend {
+        let events = if previous_reason.as_deref() == Some(Reason::Suspended.as_str()) {
+            Vec::new()
+        } else {
+            vec![EventNote::new(
+                false,
+                "Suspended",
+                "Reconcile",
+                "spec.suspend is true; the bucket is left alone",
+            )]
+        };
+        let summary = Summary::new(
+            Reason::Suspended,
+            "spec.suspend is true; the bucket is left alone",
+        );
+        return pass
+            .finish(Observation::summary_only(summary, None), None, events)
+            .await;
+    }
+
+    let issues = cors::validate_spec(spec);
+    if !issues.is_empty() {
+        let message = issues
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        return pass.fail(ReconcileError::InvalidSpec(message), None).await;
+    }
+
+    if let Some(owner) = conflict_owner(policy, deps) {
+        return pass
+            .fail(
+                ReconcileError::Conflict {
+                    bucket: spec.bucket.clone(),
+                    owner,
+                },
+                None,
+            )
+            .await;
+    }
+
+    let endpoint = match endpoint::resolve(policy, deps.view, deps.default_endpoint).await {
+        Ok(e) => e,
+        Err(e) => return pass.fail(e, None).await,
+    };
+    let display = Some(endpoint.display.clone());
+
+    if pass
+        .current
+        .as_ref()
+        .is_none_or(|s| s.conditions.is_empty())
+    {
+        let first = status::progressing(
+            pass.current.as_ref(),
+            pass.generation(),
+            spec.interval(),
+            display.clone(),
+            now,
+        );
+        pass.write(first).await?;
+    }
+
+    let store = match deps.stores.store(&endpoint).await {
+        Ok(s) => s,
+        Err(e) => return pass.fail(e, display).await,
+    };
+    let bucket = BucketRef {
+        name: spec.bucket.clone(),
+        expected_owner: spec.expected_bucket_owner.clone(),
+    };
+    let live = match store.get(&bucket).await {
+        Ok(l) => l,
+        Err(e) => return pass.fail(e.into(), display).await,
+    };
+
+    let desired = &spec.rules;
+    let desired_fp = cors::fingerprint(desired);
+    let was_in_sync =
+        pass.current.as_ref().and_then(|s| s.fingerprint.as_deref()) == Some(desired_fp.as_str());
+    let plan = cors::plan(desired, &live);
+    let drift_detected = plan.is_change() && was_in_sync;
+    let mut obs = Observation {
+        summary: Summary::new(Reason::InSync, in_sync_message(&spec.bucket, desired.len())),
+        endpoint: display.clone(),
+        live: Some(live.clone()),
+        wrote: false,
+        drift_detected,
+        original: None,
+    };
+    let mut events = Vec::new();
+
+    if !plan.is_change() {
+        // Keep `Applied` until something else happens: switching it to `InSync` on the next read
+        // would be a status write that tells nobody anything.
+        let keep_applied = previous_reason.as_deref() == Some(Reason::Applied.as_str())
+            && pass.current.as_ref().and_then(|s| s.observed_generation) == pass.generation();
+        let applied = pass
+            .current
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == status::READY));
+        if let (true, Some(ready)) = (keep_applied, applied) {
+            obs.summary = Summary::new(Reason::Applied, ready.message.clone());
+        }
+        return pass.finish(obs, None, events).await;
+    }
+
+    if spec.drift_policy == DriftPolicy::Report {
+        let diff = cors::diff_summary(desired, &live);
+        obs.summary = Summary::new(
+            Reason::DriftReported,
+            format!("bucket differs (driftPolicy Report): {diff}"),
+        );
+        if previous_reason.as_deref() != Some(Reason::DriftReported.as_str()) || drift_detected {
+            events.push(EventNote::new(
+                true,
+                "DriftReported",
+                "Reconcile",
+                obs.summary.message.clone(),
+            ));
+        }
+        return pass.finish(obs, None, events).await;
+    }
+
+    // Enforce. For Restore, the original must be stored before the first write, in its own
+    // status write, so that a crash between the two cannot lose it.
+    if spec.deletion_policy == DeletionPolicy::Restore
+        && pass.current.as_ref().is_none_or(|s| s.original.is_none())
+    {
+        let fresh = deps
+            .view
+            .fresh_status(policy)
+            .await?
+            .and_then(|s| s.original);
+        let mut with_original = pass.current.clone().unwrap_or_default();
+        with_original.original = Some(fresh.unwrap_or_else(|| OriginalConfiguration {
+            captured_time: Some(status::time(now)),
+            rules: live.clone(),
+        }));
+        pass.write(with_original).await?;
+    }
+
+    let (operation, result) = match &plan {
+        Plan::Put(rules) => (Operation::Put, store.put(&bucket, rules).await),
+        Plan::Delete => (Operation::Delete, store.delete(&bucket).await),
+        Plan::Nothing => unreachable!("handled above"),
+    };
+    if let Err(e) = result {
+        return pass.fail(e.into(), display).await;
+    }
+    obs.wrote = true;
+    obs.live = Some(desired.clone());
+    obs.summary = Summary::new(
+        Reason::Applied,
+        applied_message(&spec.bucket, desired.len()),
+    );
+    let note = if drift_detected {
+        format!(
+            "bucket {:?} had drifted ({}); wrote the declared rules back",
+            spec.bucket,
+            cors::diff_summary(desired, &live)
+        )
+    } else {
+        obs.summary.message.clone()
+    };
+    events.push(EventNote::new(
+        false,
+        if drift_detected {
+            "DriftRepaired"
+        } else {
+            "Applied"
+        },
+        "Reconcile",
+        note,
+    ));
+    let mut outcome = pass.finish(obs, None, events).await?;
+    outcome.wrote = Some(operation);
+    Ok(outcome)
+}
+
+fn in_sync_message(bucket: &str, n: usize) -> String {
+    format!("bucket {bucket:?} has the declared {n} rule(s)")
+}
+
+fn applied_message(bucket: &str, n: usize) -> String {
+    if n == 0 {
+        format!("removed the CORS configuration of bucket {bucket:?}")
+    } else {
+        format!("wrote the declared {n} rule(s) to bucket {bucket:?}")
+    }
+}
+
+/// The owner of the policy's bucket when it is another policy.
+fn conflict_owner(policy: &BucketCorsPolicy, deps: Deps<'_>) -> Option<String> {
+    let here = endpoint::location(policy, deps.view, deps.default_endpoint)?;
+    let all = deps.view.policies();
+    conflict::owner(policy, &here, &all, |p| {
+        endpoint::location(p, deps.view, deps.default_endpoint)
+    })
+}
+
+/// What the deletion of a policy concluded.
+#[derive(Debug)]
+pub enum CleanupOutcome {
+    /// The deletion policy has been carried out (or cannot ever be): remove the finalizer.
+    Done {
+        /// Events to publish (a Warning says why the bucket was left as it was).
+        events: Vec<EventNote>,
+        /// The write made, if any.
+        wrote: Option<Operation>,
+    },
+    /// Try again later; keep the finalizer.
+    Retry {
+        /// Events to publish.
+        events: Vec<EventNote>,
+        /// Why.
+        error: ReconcileError,
+    },
+}
+
+/// Carries out `deletionPolicy` for a policy being deleted.
+///
+/// Only the bucket's owner touches it; a conflict loser, a suspended policy, `Retain`, and
+/// `Restore` with nothing captured just let go. An endpoint, Secret or bucket that is gone also
+/// lets go (with a Warning): deletion never hangs on something that cannot come back by itself.
+/// Access denied and transient failures are retried.
+pub async fn cleanup_once(policy: &BucketCorsPolicy, deps: Deps<'_>) -> CleanupOutcome {
+    let spec = &policy.spec;
+    let done = |warning: bool, reason: &str, note: String| CleanupOutcome::Done {
+        events: vec![EventNote::new(warning, reason, "Cleanup", note)],
+        wrote: None,
+    };
+    if spec.deletion_policy == DeletionPolicy::Retain {
+        return done(
+            false,
+            "Retained",
+            format!(
+                "deletionPolicy Retain: left the CORS configuration of bucket {:?} as it is",
+                spec.bucket
+            ),
+        );
+    }
+    if spec.suspend {
+        return done(
+            false,
+            "Retained",
+            format!(
+                "policy is suspended: left the CORS configuration of bucket {:?} as it is",
+                spec.bucket
+            ),
+        );
+    }
+    if let Some(owner) = conflict_owner(policy, deps) {
+        return done(
+            false,
+            "Retained",
+            format!(
+                "bucket {:?} is owned by BucketCorsPolicy {owner}; not touched",
+                spec.bucket
+            ),
+        );
+    }
+    let original = policy.status.as_ref().and_then(|s| s.original.as_ref());
+    let target = match spec.deletion_policy {
+        DeletionPolicy::Restore => match original {
+            Some(o) => o.rules.clone(),
+            None => {
+                return done(
+                    false,
+                    "Retained",
+                    format!(
+                        "the policy never changed bucket {:?}; nothing to restore",
+                        spec.bucket
+                    ),
+                );
+            }
+        },
+        _ => Vec::new(),
+    };
+    let let_go = |e: &ReconcileError| {
+        done(
+            true,
+            "CleanupSkipped",
+            format!("left bucket {:?} as it is: {e}", spec.bucket),
+        )
+    };
+    let endpoint = match endpoint::resolve(policy, deps.view, deps.default_endpoint).await {
+        Ok(e) => e,
+        Err(e) if e.is_retryable() => {
+            return CleanupOutcome::Retry {
+                events: Vec::new(),
+                error: e,
+            };
+        }
+        Err(e) => return let_go(&e),
+    };
+    let store = match deps.stores.store(&endpoint).await {
+        Ok(s) => s,
+        Err(e) if e.is_retryable() => {
+            return CleanupOutcome::Retry {
+                events: Vec::new(),
+                error: e,
+            };
+        }
+        Err(e) => return let_go(&e),
+    };
+    let bucket = BucketRef {
+        name: spec.bucket.clone(),
+        expected_owner: spec.expected_bucket_owner.clone(),
+    };
+    let step = async {
+        let live = store.get(&bucket).await?;
+        Ok::<_, crate::s3::StoreError>(match cors::plan(&target, &live) {
+            Plan::Nothing => None,
+            Plan::Put(rules) => Some((Operation::Put, store.put(&bucket, &rules).await)),
+            Plan::Delete => Some((Operation::Delete, store.delete(&bucket).await)),
+        })
+    };
+    let (verb, reason) = match spec.deletion_policy {
+        DeletionPolicy::Restore => ("restored the original CORS configuration of", "Restored"),
+        _ => ("removed the CORS configuration of", "Deleted"),
+    };
+    match step.await {
+        Ok(None) => done(
+            false,
+            reason,
+            format!(
+                "bucket {:?} already had the configuration to leave behind",
+                spec.bucket
+            ),
+        ),
+        Ok(Some((op, Ok(())))) => CleanupOutcome::Done {
+            events: vec![EventNote::new(
+                false,
+                reason,
+                "Cleanup",
+                format!("{verb} bucket {:?}", spec.bucket),
+            )],
+            wrote: Some(op),
+        },
+        Ok(Some((_, Err(e)))) | Err(e) => {
+            let gone = matches!(
+                e.kind,
+                StoreErrorKind::NoSuchBucket
+                    | StoreErrorKind::NotImplemented
+                    | StoreErrorKind::InvalidConfiguration
+            );
+            let error = ReconcileError::from(e);
+            if gone {
+                let_go(&error)
+            } else {
+                let events = vec![EventNote::new(
+                    true,
+                    "CleanupFailed",
+                    "Cleanup",
+                    error.to_string(),
+                )];
+                CleanupOutcome::Retry { events, error }
+            }
+        }
+    }
+}
+
+/// The requeue delay after a pass: the interval (±10%) on success or when a person must act,
+/// exponential backoff for retryable failures. `unit` is a random number in `[0, 1)`.
+pub fn requeue_after(interval: Duration, retry_attempt: Option<u32>, unit: f64) -> Duration {
+    match retry_attempt {
+        Some(attempt) => jitter(backoff(attempt), 0.1, unit),
+        None => jitter(interval, 0.1, unit),
+    }
+}
+
+#[cfg(test)]
+mod tests;

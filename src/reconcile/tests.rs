@@ -1,0 +1,851 @@
+//! The reconcile pass against fakes of both sides: a fake cluster (endpoints, Secrets, other
+//! policies, status writes) and a fake store that records every call.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+use kube::api::ObjectMeta;
+
+use super::*;
+use crate::api::{
+    BucketCorsPolicySpec, ClusterS3EndpointSpec, CorsMethod, CorsRule, CredentialSource,
+    EndpointCredentials, EndpointKind, EndpointRef, EndpointSettings, S3EndpointSpec,
+    SecretReference,
+};
+use crate::s3::{Credentials, StoreError};
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+#[derive(Default)]
+struct FakeView {
+    s3_endpoints: Vec<Arc<S3Endpoint>>,
+    cluster_endpoints: Vec<Arc<ClusterS3Endpoint>>,
+    policies: Vec<Arc<BucketCorsPolicy>>,
+    namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    secrets: Mutex<BTreeMap<(String, String), SecretData>>,
+    /// What the API server has, when a test wants it to differ from the (stale) cached policy.
+    fresh: Mutex<Option<BucketCorsPolicyStatus>>,
+}
+
+#[async_trait]
+impl ClusterView for FakeView {
+    fn s3_endpoint(&self, namespace: &str, name: &str) -> Option<Arc<S3Endpoint>> {
+        self.s3_endpoints
+            .iter()
+            .find(|e| {
+                e.metadata.namespace.as_deref() == Some(namespace)
+                    && e.metadata.name.as_deref() == Some(name)
+            })
+            .cloned()
+    }
+    fn cluster_s3_endpoint(&self, name: &str) -> Option<Arc<ClusterS3Endpoint>> {
+        self.cluster_endpoints
+            .iter()
+            .find(|e| e.metadata.name.as_deref() == Some(name))
+            .cloned()
+    }
+    fn policies(&self) -> Vec<Arc<BucketCorsPolicy>> {
+        self.policies.clone()
+    }
+    async fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ViewError> {
+        Ok(self.namespaces.get(namespace).cloned())
+    }
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<SecretData>, ViewError> {
+        Ok(self
+            .secrets
+            .lock()
+            .unwrap()
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned())
+    }
+    async fn fresh_status(
+        &self,
+        policy: &BucketCorsPolicy,
+    ) -> Result<Option<BucketCorsPolicyStatus>, ViewError> {
+        Ok(self
+            .fresh
+            .lock()
+            .unwrap()
+            .clone()
+            .or_else(|| policy.status.clone()))
+    }
+}
+
+struct FakeSink {
+    log: Log,
+    written: Mutex<Vec<BucketCorsPolicyStatus>>,
+}
+
+#[async_trait]
+impl StatusSink for FakeSink {
+    async fn write_status(
+        &self,
+        _: &BucketCorsPolicy,
+        status: &BucketCorsPolicyStatus,
+    ) -> Result<(), ViewError> {
+        self.log.lock().unwrap().push("status".into());
+        self.written.lock().unwrap().push(status.clone());
+        Ok(())
+    }
+}
+
+/// A bucket in memory. With `normalising`, reads return each rule in another equivalent shape
+/// (values reversed, headers upper-cased), as some stores do.
+struct FakeStore {
+    log: Log,
+    rules: Mutex<Option<Vec<CorsRule>>>,
+    normalising: bool,
+    fail: Mutex<Option<StoreErrorKind>>,
+}
+
+impl FakeStore {
+    fn op(&self, op: Operation, bucket: &BucketRef) -> Result<(), StoreError> {
+        self.log.lock().unwrap().push(op.as_str().into());
+        if let Some(kind) = *self.fail.lock().unwrap() {
+            return Err(StoreError::new(kind, op, &bucket.name, "injected"));
+        }
+        if self.rules.lock().unwrap().is_none() {
+            return Err(StoreError::new(
+                StoreErrorKind::NoSuchBucket,
+                op,
+                &bucket.name,
+                "NoSuchBucket",
+            ));
+        }
+        Ok(())
+    }
+    fn live(&self) -> Vec<CorsRule> {
+        self.rules.lock().unwrap().clone().unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl CorsStore for FakeStore {
+    async fn get(&self, bucket: &BucketRef) -> Result<Vec<CorsRule>, StoreError> {
+        self.op(Operation::Get, bucket)?;
+        let mut rules = self.live();
+        if self.normalising {
+            for r in &mut rules {
+                r.allowed_origins.reverse();
+                r.allowed_methods.reverse();
+                r.allowed_headers = r
+                    .allowed_headers
+                    .iter()
+                    .rev()
+                    .map(|h| h.to_ascii_uppercase())
+                    .collect();
+                r.expose_headers = r
+                    .expose_headers
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect();
+            }
+        }
+        Ok(rules)
+    }
+    async fn put(&self, bucket: &BucketRef, rules: &[CorsRule]) -> Result<(), StoreError> {
+        self.op(Operation::Put, bucket)?;
+        *self.rules.lock().unwrap() = Some(rules.to_vec());
+        Ok(())
+    }
+    async fn delete(&self, bucket: &BucketRef) -> Result<(), StoreError> {
+        self.op(Operation::Delete, bucket)?;
+        *self.rules.lock().unwrap() = Some(Vec::new());
+        Ok(())
+    }
+}
+
+struct FakeProvider {
+    store: Arc<FakeStore>,
+    seen: Mutex<Vec<ResolvedEndpoint>>,
+}
+
+#[async_trait]
+impl StoreProvider for FakeProvider {
+    async fn store(
+        &self,
+        endpoint: &ResolvedEndpoint,
+    ) -> Result<Arc<dyn CorsStore>, ReconcileError> {
+        self.seen.lock().unwrap().push(endpoint.clone());
+        Ok(self.store.clone())
+    }
+}
+
+struct World {
+    log: Log,
+    view: FakeView,
+    sink: FakeSink,
+    provider: FakeProvider,
+    default: EndpointConfig,
+}
+
+impl World {
+    fn new(bucket: Option<Vec<CorsRule>>) -> Self {
+        Self::with_store(bucket, false)
+    }
+    fn with_store(bucket: Option<Vec<CorsRule>>, normalising: bool) -> Self {
+        let log: Log = Arc::default();
+        let store = Arc::new(FakeStore {
+            log: log.clone(),
+            rules: Mutex::new(bucket),
+            normalising,
+            fail: Mutex::new(None),
+        });
+        Self {
+            view: FakeView::default(),
+            sink: FakeSink {
+                log: log.clone(),
+                written: Mutex::default(),
+            },
+            provider: FakeProvider {
+                store,
+                seen: Mutex::default(),
+            },
+            default: EndpointConfig {
+                url: Some("http://127.0.0.1:1".into()),
+                ..EndpointConfig::default()
+            },
+            log,
+        }
+    }
+    fn deps(&self) -> Deps<'_> {
+        Deps {
+            view: &self.view,
+            stores: &self.provider,
+            sink: &self.sink,
+            default_endpoint: &self.default,
+        }
+    }
+    fn store(&self) -> &FakeStore {
+        &self.provider.store
+    }
+    fn take_log(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+    /// One pass; the written status is put back on the policy, as the API server would.
+    async fn pass(&self, policy: &mut BucketCorsPolicy, secs: i64) -> Outcome {
+        let out = reconcile_once(policy, self.deps(), at(secs))
+            .await
+            .expect("fake API never fails");
+        policy.status = Some(out.status.clone());
+        out
+    }
+}
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000 + secs).unwrap()
+}
+
+fn rule(origin: &str, methods: &[CorsMethod]) -> CorsRule {
+    CorsRule {
+        allowed_origins: vec![origin.into()],
+        allowed_methods: methods.to_vec(),
+        ..CorsRule::default()
+    }
+}
+
+fn rich_rule() -> CorsRule {
+    CorsRule {
+        id: Some("uploads".into()),
+        allowed_origins: vec!["https://a.example".into(), "https://b.example".into()],
+        allowed_methods: vec![CorsMethod::Get, CorsMethod::Put],
+        allowed_headers: vec!["Content-Type".into(), "x-amz-*".into()],
+        expose_headers: vec!["ETag".into()],
+        max_age_seconds: Some(3000),
+    }
+}
+
+fn policy(ns: &str, name: &str, created: i64, rules: Vec<CorsRule>) -> BucketCorsPolicy {
+    let mut p = BucketCorsPolicy::new(
+        name,
+        BucketCorsPolicySpec {
+            bucket: "assets".into(),
+            endpoint_ref: None,
+            expected_bucket_owner: None,
+            rules,
+            drift_policy: DriftPolicy::Enforce,
+            deletion_policy: DeletionPolicy::Delete,
+            interval: None,
+            suspend: false,
+        },
+    );
+    p.metadata = ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        generation: Some(1),
+        uid: Some(format!("uid-{ns}-{name}")),
+        creation_timestamp: Some(Time(at(created))),
+        ..ObjectMeta::default()
+    };
+    p
+}
+
+fn ready(status: &BucketCorsPolicyStatus) -> (String, String) {
+    let c = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    (c.status.clone(), c.reason.clone())
+}
+
+fn secret(pairs: &[(&str, &str)], rv: &str) -> SecretData {
+    SecretData {
+        resource_version: Some(rv.into()),
+        data: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn first_visit_writes_progressing_before_reading_then_applies() {
+    let w = World::new(Some(vec![]));
+    let mut p = policy(
+        "shop",
+        "web",
+        0,
+        vec![rich_rule(), rule("*", &[CorsMethod::Get])],
+    );
+    let out = w.pass(&mut p, 0).await;
+    assert_eq!(w.take_log(), ["status", "get", "put", "status"]);
+    let first = &w.sink.written.lock().unwrap()[0];
+    assert_eq!(ready(first), ("Unknown".into(), "Progressing".into()));
+    assert_eq!(out.reason, Reason::Applied);
+    assert_eq!(out.wrote, Some(Operation::Put));
+    assert_eq!(out.status_writes, 2);
+    assert_eq!(
+        w.store().live(),
+        p.spec.rules,
+        "exactly the declared rules, in order"
+    );
+    assert_eq!(ready(&out.status), ("True".into(), "Applied".into()));
+    assert_eq!(
+        out.status.fingerprint,
+        Some(cors::fingerprint(&p.spec.rules))
+    );
+    assert_eq!(out.status.endpoint.as_deref(), Some("default"));
+    assert_eq!(out.events.len(), 1);
+    assert_eq!(out.events[0].reason, "Applied");
+}
+
+#[tokio::test]
+async fn steady_state_makes_no_writes_of_any_kind() {
+    let w = World::new(Some(vec![]));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    w.pass(&mut p, 0).await;
+    w.take_log();
+    for i in 1..20 {
+        let out = w.pass(&mut p, i * 30).await;
+        assert_eq!(out.status_writes, 0, "pass {i}");
+        assert!(out.events.is_empty());
+        assert_eq!(out.wrote, None);
+    }
+    assert!(w.take_log().iter().all(|op| op == "get"));
+}
+
+#[tokio::test]
+async fn a_normalising_store_is_in_sync() {
+    let w = World::with_store(Some(vec![rich_rule()]), true);
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    let out = w.pass(&mut p, 0).await;
+    assert_eq!(out.reason, Reason::InSync);
+    assert_eq!(w.take_log(), ["status", "get", "status"]);
+    for i in 1..5 {
+        assert_eq!(w.pass(&mut p, i * 30).await.status_writes, 0);
+    }
+    assert_eq!(w.take_log(), ["get", "get", "get", "get"]);
+}
+
+#[tokio::test]
+async fn enforce_repairs_drift_and_counts_it() {
+    let w = World::new(Some(vec![]));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    w.pass(&mut p, 0).await;
+    *w.store().rules.lock().unwrap() =
+        Some(vec![rule("https://evil.example", &[CorsMethod::Delete])]);
+    w.take_log();
+    let out = w.pass(&mut p, 60).await;
+    assert_eq!(w.take_log(), ["get", "put", "status"]);
+    assert!(out.drift_detected);
+    assert_eq!(out.events[0].reason, "DriftRepaired");
+    assert_eq!(out.status.drift_count, Some(1));
+    assert_eq!(w.store().live(), vec![rich_rule()]);
+}
+
+#[tokio::test]
+async fn report_mode_never_writes_and_says_what_differs() {
+    let w = World::new(Some(vec![rich_rule()]));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.drift_policy = DriftPolicy::Report;
+    w.pass(&mut p, 0).await;
+    *w.store().rules.lock().unwrap() = Some(vec![rule("https://evil.example", &[CorsMethod::Get])]);
+    w.take_log();
+    let out = w.pass(&mut p, 60).await;
+    assert_eq!(w.take_log(), ["get", "status"]);
+    assert_eq!(ready(&out.status), ("False".into(), "DriftReported".into()));
+    let msg = &out.status.conditions[0].message;
+    assert!(msg.contains("https://evil.example"), "{msg}");
+    assert!(
+        out.status
+            .conditions
+            .iter()
+            .filter(|c| c.type_ != "Ready")
+            .all(|c| c.status == "False")
+    );
+    assert_eq!(out.events[0].reason, "DriftReported");
+    assert_eq!(out.status.drift_count, Some(1));
+    // Still drifted: nothing new to say, nothing written.
+    let again = w.pass(&mut p, 120).await;
+    assert_eq!(again.status_writes, 0);
+    assert!(again.events.is_empty());
+    assert_eq!(
+        w.store().live(),
+        vec![rule("https://evil.example", &[CorsMethod::Get])]
+    );
+}
+
+#[tokio::test]
+async fn suspend_makes_no_store_call() {
+    let w = World::new(Some(vec![]));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.suspend = true;
+    let out = w.pass(&mut p, 0).await;
+    assert_eq!(w.take_log(), ["status"]);
+    assert!(w.provider.seen.lock().unwrap().is_empty());
+    assert_eq!(ready(&out.status), ("Unknown".into(), "Suspended".into()));
+}
+
+#[tokio::test]
+async fn restore_captures_the_original_in_status_before_the_first_write() {
+    let before = vec![rule("https://old.example", &[CorsMethod::Get])];
+    let w = World::new(Some(before.clone()));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.deletion_policy = DeletionPolicy::Restore;
+    let out = w.pass(&mut p, 0).await;
+    assert_eq!(w.take_log(), ["status", "get", "status", "put", "status"]);
+    let written = w.sink.written.lock().unwrap().clone();
+    assert_eq!(
+        written[1].original.as_ref().unwrap().rules,
+        before,
+        "captured before the put"
+    );
+    assert_eq!(out.status.original.as_ref().unwrap().rules, before);
+    // Later writes never replace it.
+    *w.store().rules.lock().unwrap() = Some(vec![]);
+    let out = w.pass(&mut p, 60).await;
+    assert_eq!(out.status.original.as_ref().unwrap().rules, before);
+    // Deletion puts it back.
+    match cleanup_once(&p, w.deps()).await {
+        CleanupOutcome::Done { wrote, .. } => assert_eq!(wrote, Some(Operation::Put)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.store().live(), before);
+}
+
+#[tokio::test]
+async fn a_stale_cache_never_recaptures_the_original() {
+    let before = vec![rule("https://old.example", &[CorsMethod::Get])];
+    let w = World::new(Some(before.clone()));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.deletion_policy = DeletionPolicy::Restore;
+    let stale = p.clone();
+    w.pass(&mut p, 0).await;
+    *w.view.fresh.lock().unwrap() = p.status.clone();
+    // Someone changes the bucket; the next pass runs on a cached object from before the capture.
+    *w.store().rules.lock().unwrap() =
+        Some(vec![rule("https://other.example", &[CorsMethod::Get])]);
+    let mut stale = stale;
+    let out = w.pass(&mut stale, 5).await;
+    assert_eq!(out.wrote, Some(Operation::Put));
+    assert_eq!(out.status.original.as_ref().unwrap().rules, before);
+}
+
+#[tokio::test]
+async fn restore_of_a_bucket_that_had_nothing_deletes() {
+    let w = World::new(Some(vec![]));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.deletion_policy = DeletionPolicy::Restore;
+    w.pass(&mut p, 0).await;
+    assert_eq!(
+        p.status.as_ref().unwrap().original.as_ref().unwrap().rules,
+        vec![]
+    );
+    assert!(matches!(
+        cleanup_once(&p, w.deps()).await,
+        CleanupOutcome::Done {
+            wrote: Some(Operation::Delete),
+            ..
+        }
+    ));
+    assert_eq!(w.store().live(), vec![]);
+}
+
+#[tokio::test]
+async fn delete_and_retain() {
+    let w = World::new(Some(vec![]));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    w.pass(&mut p, 0).await;
+    p.spec.deletion_policy = DeletionPolicy::Retain;
+    assert!(matches!(
+        cleanup_once(&p, w.deps()).await,
+        CleanupOutcome::Done { wrote: None, .. }
+    ));
+    assert_eq!(w.store().live(), vec![rich_rule()]);
+    p.spec.deletion_policy = DeletionPolicy::Delete;
+    assert!(matches!(
+        cleanup_once(&p, w.deps()).await,
+        CleanupOutcome::Done {
+            wrote: Some(Operation::Delete),
+            ..
+        }
+    ));
+    assert_eq!(w.store().live(), vec![]);
+    // Nothing left to delete: no second write.
+    w.take_log();
+    assert!(matches!(
+        cleanup_once(&p, w.deps()).await,
+        CleanupOutcome::Done { wrote: None, .. }
+    ));
+    assert_eq!(w.take_log(), ["get"]);
+}
+
+#[tokio::test]
+async fn deletion_lets_go_when_the_bucket_or_endpoint_is_gone_and_retries_transient_failures() {
+    let w = World::new(None);
+    let p = policy("shop", "web", 0, vec![rich_rule()]);
+    match cleanup_once(&p, w.deps()).await {
+        CleanupOutcome::Done {
+            events,
+            wrote: None,
+        } => {
+            assert!(events[0].warning);
+            assert!(
+                events[0].note.contains("no such bucket"),
+                "{}",
+                events[0].note
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut gone = p.clone();
+    gone.spec.endpoint_ref = Some(EndpointRef {
+        kind: EndpointKind::S3Endpoint,
+        name: "missing".into(),
+    });
+    assert!(matches!(
+        cleanup_once(&gone, w.deps()).await,
+        CleanupOutcome::Done { wrote: None, .. }
+    ));
+    *w.store().rules.lock().unwrap() = Some(vec![rich_rule()]);
+    *w.store().fail.lock().unwrap() = Some(StoreErrorKind::Transient);
+    assert!(matches!(
+        cleanup_once(&p, w.deps()).await,
+        CleanupOutcome::Retry { .. }
+    ));
+    *w.store().fail.lock().unwrap() = Some(StoreErrorKind::AccessDenied);
+    assert!(matches!(
+        cleanup_once(&p, w.deps()).await,
+        CleanupOutcome::Retry { .. }
+    ));
+}
+
+#[tokio::test]
+async fn the_oldest_policy_owns_the_bucket() {
+    let mut w = World::new(Some(vec![]));
+    let old = policy("b-ns", "first", 0, vec![rich_rule()]);
+    let mut young = policy("a-ns", "second", 10, vec![rule("*", &[CorsMethod::Get])]);
+    w.view.policies = vec![Arc::new(old.clone()), Arc::new(young.clone())];
+    let out = w.pass(&mut young, 20).await;
+    assert_eq!(out.reason, Reason::Conflict);
+    assert!(out.status.conditions[0].message.contains("b-ns/first"));
+    assert_eq!(ready(&out.status).0, "False");
+    assert!(
+        w.provider.seen.lock().unwrap().is_empty(),
+        "a loser never talks to the store"
+    );
+    // No flapping: same answer, no write, no event.
+    for i in 0..5 {
+        let again = w.pass(&mut young, 30 + i).await;
+        assert_eq!(
+            (again.reason, again.status_writes, again.events.len()),
+            (Reason::Conflict, 0, 0)
+        );
+    }
+    // Deleting the loser leaves the bucket alone.
+    assert!(matches!(
+        cleanup_once(&young, w.deps()).await,
+        CleanupOutcome::Done { wrote: None, .. }
+    ));
+    // Same creation time: namespace/name decides.
+    let mut tie = policy("z-ns", "x", 0, vec![rich_rule()]);
+    w.view.policies.push(Arc::new(tie.clone()));
+    assert_eq!(w.pass(&mut tie, 40).await.reason, Reason::Conflict);
+    // A policy on the same bucket name at another store does not compete.
+    let mut elsewhere = policy("c-ns", "other", 20, vec![rich_rule()]);
+    w.view.s3_endpoints.push(Arc::new(s3_endpoint(
+        "c-ns",
+        "minio",
+        "http://127.0.0.1:2",
+        None,
+    )));
+    elsewhere.spec.endpoint_ref = Some(EndpointRef {
+        kind: EndpointKind::S3Endpoint,
+        name: "minio".into(),
+    });
+    w.view.policies.push(Arc::new(elsewhere.clone()));
+    assert_eq!(w.pass(&mut elsewhere, 50).await.reason, Reason::Applied);
+    // The owner goes away: the next oldest takes over.
+    w.view.policies.retain(|p| p.key() != "b-ns/first");
+    assert_eq!(
+        w.pass(&mut young, 60).await.reason,
+        Reason::Conflict,
+        "z-ns/x is older than a-ns/second"
+    );
+    w.view.policies.retain(|p| p.key() != "z-ns/x");
+    let out = w.pass(&mut young, 70).await;
+    assert_eq!(out.reason, Reason::Applied);
+    assert_eq!(ready(&out.status).0, "True");
+}
+
+fn s3_endpoint(ns: &str, name: &str, url: &str, secret: Option<SecretReference>) -> S3Endpoint {
+    let mut e = S3Endpoint::new(
+        name,
+        S3EndpointSpec {
+            settings: EndpointSettings {
+                url: Some(url.into()),
+                region: "us-east-1".into(),
+                force_path_style: true,
+                credentials: EndpointCredentials {
+                    source: if secret.is_some() {
+                        CredentialSource::Secret
+                    } else {
+                        CredentialSource::Default
+                    },
+                    secret_ref: secret,
+                    assume_role: None,
+                },
+                ..EndpointSettings::default()
+            },
+        },
+    );
+    e.metadata.namespace = Some(ns.into());
+    e.metadata.resource_version = Some("7".into());
+    e
+}
+
+#[tokio::test]
+async fn secrets_resolve_into_credentials_and_their_version_into_the_identity() {
+    let mut w = World::new(Some(vec![]));
+    let sref = SecretReference {
+        name: "keys".into(),
+        namespace: None,
+    };
+    w.view.s3_endpoints.push(Arc::new(s3_endpoint(
+        "shop",
+        "gw",
+        "http://127.0.0.1:3",
+        Some(sref),
+    )));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.endpoint_ref = Some(EndpointRef {
+        kind: EndpointKind::S3Endpoint,
+        name: "gw".into(),
+    });
+
+    let out = w.pass(&mut p, 0).await;
+    assert_eq!(out.reason, Reason::SecretNotFound);
+    assert!(
+        out.status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True")
+    );
+
+    let key = ("shop".to_owned(), "keys".to_owned());
+    w.view
+        .secrets
+        .lock()
+        .unwrap()
+        .insert(key.clone(), secret(&[("accessKeyId", "AK")], "1"));
+    let out = w.pass(&mut p, 10).await;
+    assert_eq!(out.reason, Reason::SecretNotFound);
+    assert!(out.status.conditions[0].message.contains("secretAccessKey"));
+
+    w.view.secrets.lock().unwrap().insert(
+        key.clone(),
+        secret(&[("accessKeyId", "AK"), ("secretAccessKey", "s3cr3t")], "2"),
+    );
+    let out = w.pass(&mut p, 20).await;
+    assert_eq!(out.reason, Reason::Applied);
+    assert_eq!(out.status.endpoint.as_deref(), Some("S3Endpoint/gw"));
+    w.view.secrets.lock().unwrap().insert(
+        key,
+        secret(&[("accessKeyId", "AK"), ("secretAccessKey", "n3w")], "3"),
+    );
+    w.pass(&mut p, 30).await;
+    let seen = w.provider.seen.lock().unwrap().clone();
+    let (a, b) = (&seen[0], &seen[1]);
+    assert_ne!(
+        a.identity, b.identity,
+        "a changed Secret means a new client"
+    );
+    match &b.config.credentials {
+        Credentials::Static(c) => {
+            assert_eq!(c.access_key_id, "AK");
+            assert_eq!(c.secret_access_key.expose(), "n3w");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !format!("{:?} {:?}", b, w.view.secrets.lock().unwrap()).contains("n3w"),
+        "secrets never in Debug"
+    );
+    assert!(!serde_json::to_string(&p.status).unwrap().contains("s3cr3t"));
+}
+
+#[tokio::test]
+async fn a_namespaced_endpoint_reads_only_its_own_secrets() {
+    let mut w = World::new(Some(vec![]));
+    let sref = SecretReference {
+        name: "keys".into(),
+        namespace: Some("kube-system".into()),
+    };
+    w.view.s3_endpoints.push(Arc::new(s3_endpoint(
+        "shop",
+        "gw",
+        "http://127.0.0.1:3",
+        Some(sref),
+    )));
+    w.view.secrets.lock().unwrap().insert(
+        ("kube-system".into(), "keys".into()),
+        secret(&[("accessKeyId", "AK"), ("secretAccessKey", "x")], "1"),
+    );
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.endpoint_ref = Some(EndpointRef {
+        kind: EndpointKind::S3Endpoint,
+        name: "gw".into(),
+    });
+    assert_eq!(w.pass(&mut p, 0).await.reason, Reason::Forbidden);
+    assert!(w.provider.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn cluster_endpoints_admit_namespaces_by_label() {
+    let mut w = World::new(Some(vec![]));
+    let mut ep = ClusterS3Endpoint::new(
+        "cos",
+        ClusterS3EndpointSpec {
+            settings: EndpointSettings {
+                url: Some("http://127.0.0.1:4".into()),
+                region: "us".into(),
+                ..Default::default()
+            },
+            allowed_namespaces: Some(LabelSelector {
+                match_labels: Some([("cors".to_owned(), "yes".to_owned())].into()),
+                ..Default::default()
+            }),
+        },
+    );
+    ep.metadata.resource_version = Some("1".into());
+    w.view.cluster_endpoints.push(Arc::new(ep));
+    w.view
+        .namespaces
+        .insert("shop".into(), [("cors".to_owned(), "no".to_owned())].into());
+    w.view
+        .namespaces
+        .insert("web".into(), [("cors".to_owned(), "yes".to_owned())].into());
+    let r = Some(EndpointRef {
+        kind: EndpointKind::ClusterS3Endpoint,
+        name: "cos".into(),
+    });
+    let mut denied = policy("shop", "a", 0, vec![rich_rule()]);
+    denied.spec.endpoint_ref = r.clone();
+    assert_eq!(w.pass(&mut denied, 0).await.reason, Reason::Forbidden);
+    let mut allowed = policy("web", "a", 0, vec![rich_rule()]);
+    allowed.spec.endpoint_ref = r.clone();
+    let out = w.pass(&mut allowed, 0).await;
+    assert_eq!(out.reason, Reason::Applied);
+    assert_eq!(
+        out.status.endpoint.as_deref(),
+        Some("ClusterS3Endpoint/cos")
+    );
+    let mut missing = policy("web", "b", 0, vec![rich_rule()]);
+    missing.spec.endpoint_ref = Some(EndpointRef {
+        kind: EndpointKind::ClusterS3Endpoint,
+        name: "nope".into(),
+    });
+    assert_eq!(
+        w.pass(&mut missing, 0).await.reason,
+        Reason::EndpointNotFound
+    );
+}
+
+#[tokio::test]
+async fn store_failures_are_classified() {
+    for (kind, reason, retry) in [
+        (StoreErrorKind::AccessDenied, Reason::AccessDenied, false),
+        (
+            StoreErrorKind::NotImplemented,
+            Reason::CorsNotSupported,
+            false,
+        ),
+        (
+            StoreErrorKind::InvalidConfiguration,
+            Reason::InvalidSpec,
+            false,
+        ),
+        (StoreErrorKind::Throttled, Reason::Throttled, true),
+        (StoreErrorKind::Transient, Reason::Unavailable, true),
+    ] {
+        let w = World::new(Some(vec![]));
+        *w.store().fail.lock().unwrap() = Some(kind);
+        let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+        let out = w.pass(&mut p, 0).await;
+        assert_eq!((out.reason, out.retry()), (reason, retry), "{kind:?}");
+        let cond = |t: &str| {
+            out.status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == t)
+                .unwrap()
+                .status
+                .clone()
+        };
+        assert_eq!(cond("Stalled") == "True", !retry);
+        assert_eq!(cond("Reconciling") == "True", retry);
+        assert_eq!(out.events.len(), 1);
+        assert!(out.events[0].warning);
+        // Recovery.
+        *w.store().fail.lock().unwrap() = None;
+        let out = w.pass(&mut p, 10).await;
+        assert_eq!(out.reason, Reason::Applied);
+    }
+    let w = World::new(None);
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    assert_eq!(w.pass(&mut p, 0).await.reason, Reason::NoSuchBucket);
+}
+
+#[tokio::test]
+async fn an_empty_rule_list_deletes_the_configuration() {
+    let w = World::new(Some(vec![rich_rule()]));
+    let mut p = policy("shop", "web", 0, vec![]);
+    let out = w.pass(&mut p, 0).await;
+    assert_eq!(out.wrote, Some(Operation::Delete));
+    assert_eq!(w.store().live(), vec![]);
+    assert_eq!(out.status.rule_count, Some(0));
+}
+
+#[test]
+fn requeue_uses_interval_or_backoff() {
+    let iv = Duration::from_secs(600);
+    assert_eq!(requeue_after(iv, None, 0.5), iv);
+    assert_eq!(requeue_after(iv, Some(0), 0.5), Duration::from_secs(5));
+    assert_eq!(requeue_after(iv, Some(2), 0.5), Duration::from_secs(20));
+    assert!(requeue_after(iv, None, 0.0) >= Duration::from_secs(540));
+}
