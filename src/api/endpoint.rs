@@ -168,11 +168,11 @@ pub struct TlsSettings {
 pub struct RateLimit {
     /// Sustained requests per second.
     #[schemars(range(min = 1, max = 100000))]
-    pub requests_per_second: u32,
+    pub requests_per_second: i32,
     /// Requests that may be sent at once after a quiet period. Default: `requestsPerSecond`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100000))]
-    pub burst: Option<u32>,
+    pub burst: Option<i32>,
 }
 
 /// An S3 store reachable from one namespace. Policies in the same namespace refer to it with

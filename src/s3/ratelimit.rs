@@ -15,8 +15,10 @@ impl RateLimiter {
     /// is read as 1.
     pub fn new(limit: Option<&RateLimit>) -> Self {
         Self(limit.map(|limit| {
-            let rate = NonZeroU32::new(limit.requests_per_second).unwrap_or(NonZeroU32::MIN);
-            let burst = limit.burst.and_then(NonZeroU32::new).unwrap_or(rate);
+            // The schema keeps both at least 1; clamp anyway so a hand-built config cannot panic.
+            let positive = |v: i32| NonZeroU32::new(u32::try_from(v).unwrap_or(0));
+            let rate = positive(limit.requests_per_second).unwrap_or(NonZeroU32::MIN);
+            let burst = limit.burst.and_then(positive).unwrap_or(rate);
             Governor::direct(Quota::per_second(rate).allow_burst(burst))
         }))
     }
