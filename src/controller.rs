@@ -121,7 +121,7 @@ pub enum PassError {
 
 /// Runs the operator until SIGTERM/SIGINT or loss of leadership.
 pub fn main(args: ControllerArgs) -> ExitCode {
-    telemetry::init_tracing(args.log_format);
+    telemetry::init_tracing(args.log_format, "info");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

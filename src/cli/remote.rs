@@ -13,30 +13,10 @@ use crate::api::{CorsRule, DriftPolicy};
 use crate::cors::{self, Plan};
 use crate::s3::{AwsCorsStore, BucketRef, ConnectError, CorsStore, EndpointConfig, StoreError};
 
-/// Logs go to standard error, filtered by `RUST_LOG` (default `warn`). At `trace`, SigV4 logs
-/// the canonical request and the SDK's orchestrator the whole request, headers included, and a
-/// session token travels in a header: those targets are capped below `trace` whatever `RUST_LOG`
-/// says, so no level leaks credentials.
+/// Logs go to standard error as text, filtered by `RUST_LOG` (default `warn`); see
+/// [`crate::telemetry::init_tracing`] for the caps that keep credentials out of them.
 pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    for directive in [
-        "aws_sigv4=info",
-        "aws_smithy_runtime=debug",
-        "aws_smithy_http_client=debug",
-        "hyper=info",
-        "hyper_util=info",
-    ] {
-        if let Ok(directive) = directive.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::telemetry::init_tracing(crate::telemetry::LogFormat::Text, "warn");
 }
 
 /// A runtime for one command.
