@@ -27,7 +27,7 @@ deps:
 test: deps
 	$(CARGO) build --locked --all-targets
 	hack/controlplane/with-controlplane.sh hack/s3/with-s3.sh \
-	  bash -c 'hack/test-chart.sh && $(CARGO) test --locked'
+	  bash -c 'hack/test-chart.sh && $(CARGO) test --locked --no-fail-fast'
 
 ## The demo: control plane, S3 server and controller on loopback, examples/ applied.
 demo: deps

@@ -526,8 +526,13 @@ async fn apply(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, PassE
             return Err(e.into());
         }
     };
-    ctx.metrics
-        .reconciled(outcome.reason.as_str(), started.elapsed());
+    // `Applied` stays the Ready reason until something changes; the metric says what this pass
+    // did, so a pass that found the bucket as declared counts as `InSync`.
+    let result = match outcome.reason {
+        crate::status::Reason::Applied if outcome.wrote.is_none() => crate::status::Reason::InSync,
+        reason => reason,
+    };
+    ctx.metrics.reconciled(result.as_str(), started.elapsed());
     if outcome.drift_detected {
         ctx.metrics.drift();
     }

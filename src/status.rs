@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::{BucketCorsPolicyStatus, CorsRule, OriginalConfiguration};
+use crate::api::{BucketCorsPolicyStatus, CorsRule, OriginalConfiguration, StoreForm};
 use crate::cors;
 
 /// Condition type of the summary condition.
@@ -194,6 +194,9 @@ pub struct Observation {
     pub drift_detected: bool,
     /// A newly captured original configuration (only ever set once; later passes keep it).
     pub original: Option<OriginalConfiguration>,
+    /// After a write: the store's own form of the declared rules, when it returned them in one
+    /// (`None` after a write clears a previous form; without a write the previous form is kept).
+    pub store_form: Option<StoreForm>,
 }
 
 impl Observation {
@@ -206,6 +209,7 @@ impl Observation {
             wrote: false,
             drift_detected: false,
             original: None,
+            store_form: None,
         }
     }
 }
@@ -241,6 +245,7 @@ pub fn compute(
     }
     if obs.wrote {
         next.last_applied_time = Some(time(now));
+        next.store_form.clone_from(&obs.store_form);
     }
     if obs.drift_detected {
         next.last_drift_time = Some(time(now));
@@ -378,6 +383,7 @@ mod tests {
             wrote: false,
             drift_detected: false,
             original: None,
+            store_form: None,
         }
     }
 

@@ -19,7 +19,7 @@ pub use endpoint::{
 };
 pub use policy::{
     BucketCorsPolicy, BucketCorsPolicySpec, BucketCorsPolicyStatus, DeletionPolicy, DriftPolicy,
-    EndpointKind, EndpointRef, OriginalConfiguration, DEFAULT_INTERVAL, MIN_INTERVAL,
+    EndpointKind, EndpointRef, OriginalConfiguration, StoreForm, DEFAULT_INTERVAL, MIN_INTERVAL,
 };
 pub use rule::{CorsMethod, CorsRule, MAX_LIST_ITEMS, MAX_RULES, MAX_RULE_ID_LEN, MAX_VALUE_LEN};
 

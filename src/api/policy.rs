@@ -205,10 +205,27 @@ pub struct BucketCorsPolicyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_count: Option<i64>,
 
+    /// Set when the store keeps the declared rules in a form of its own that goes beyond what
+    /// bucketcors treats as equivalent (for example, it drops rule ids). While the bucket shows
+    /// exactly that form and the rules are unchanged, the bucket counts as in sync, so such a
+    /// store causes one write, not a write every interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_form: Option<StoreForm>,
+
     /// The configuration the bucket had before this policy first changed it, kept for
     /// `deletionPolicy: Restore`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<OriginalConfiguration>,
+}
+
+/// The form a store returned the declared rules in, right after writing them.
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreForm {
+    /// Fingerprint of the declared rules that were written.
+    pub declared: String,
+    /// Fingerprint of the rules the store returned for them.
+    pub returned: String,
 }
 
 /// The bucket's CORS configuration as captured once, before the first write.

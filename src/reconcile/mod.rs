@@ -25,7 +25,7 @@ pub use error::ReconcileError;
 
 use crate::api::{
     BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, DeletionPolicy, DriftPolicy,
-    OriginalConfiguration, S3Endpoint,
+    OriginalConfiguration, S3Endpoint, StoreForm,
 };
 use crate::cors::{self, Plan};
 use crate::s3::{BucketRef, CorsStore, EndpointConfig, Operation, StoreErrorKind};
@@ -342,9 +342,22 @@ pub async fn reconcile_once(
 
     let desired = &spec.rules;
     let desired_fp = cors::fingerprint(desired);
-    let was_in_sync =
-        pass.current.as_ref().and_then(|s| s.fingerprint.as_deref()) == Some(desired_fp.as_str());
-    let plan = cors::plan(desired, &live);
+    // The store's own form of these rules, if an earlier write found it rewrites them.
+    let store_form = pass
+        .current
+        .as_ref()
+        .and_then(|s| s.store_form.as_ref())
+        .filter(|f| f.declared == desired_fp)
+        .map(|f| f.returned.clone());
+    let in_store_form = store_form.as_deref() == Some(cors::fingerprint(&live).as_str());
+    let last_confirmed = pass.current.as_ref().and_then(|s| s.fingerprint.as_deref());
+    let was_in_sync = last_confirmed == Some(desired_fp.as_str())
+        || (store_form.is_some() && last_confirmed == store_form.as_deref());
+    let plan = if in_store_form {
+        Plan::Nothing
+    } else {
+        cors::plan(desired, &live)
+    };
     let drift_detected = plan.is_change() && was_in_sync;
     let mut obs = Observation {
         summary: Summary::new(Reason::InSync, in_sync_message(&spec.bucket, desired.len())),
@@ -353,6 +366,7 @@ pub async fn reconcile_once(
         wrote: false,
         drift_detected,
         original: None,
+        store_form: None,
     };
     let mut events = Vec::new();
 
@@ -416,6 +430,31 @@ pub async fn reconcile_once(
     }
     obs.wrote = true;
     obs.live = Some(desired.clone());
+    // Read back once. A store that keeps the rules in a form beyond the normal form (say, it
+    // drops ids) would otherwise look drifted on every pass and be written again forever.
+    // An answer equal to the old configuration is not taken as a rewrite: bucket settings may
+    // take a moment to become visible, and the next pass reads again anyway.
+    if let Ok(echo) = store.get(&bucket).await
+        && !cors::equivalent(desired, &echo)
+        && !cors::equivalent(&live, &echo)
+    {
+        events.push(EventNote::new(
+            true,
+            "StoreRewroteRules",
+            "Reconcile",
+            format!(
+                "the store keeps the declared rules of bucket {:?} in its own form ({}); \
+                 that form now counts as in sync",
+                spec.bucket,
+                cors::diff_summary(desired, &echo)
+            ),
+        ));
+        obs.store_form = Some(StoreForm {
+            declared: desired_fp.clone(),
+            returned: cors::fingerprint(&echo),
+        });
+        obs.live = Some(echo);
+    }
     obs.summary = Summary::new(
         Reason::Applied,
         applied_message(&spec.bucket, desired.len()),

@@ -99,6 +99,8 @@ struct FakeStore {
     log: Log,
     rules: Mutex<Option<Vec<CorsRule>>>,
     normalising: bool,
+    /// Reads return rules without ids, as a store that does not keep them would.
+    drops_ids: bool,
     fail: Mutex<Option<StoreErrorKind>>,
 }
 
@@ -128,6 +130,9 @@ impl CorsStore for FakeStore {
     async fn get(&self, bucket: &BucketRef) -> Result<Vec<CorsRule>, StoreError> {
         self.op(Operation::Get, bucket)?;
         let mut rules = self.live();
+        if self.drops_ids {
+            rules.iter_mut().for_each(|r| r.id = None);
+        }
         if self.normalising {
             for r in &mut rules {
                 r.allowed_origins.reverse();
@@ -193,6 +198,7 @@ impl World {
             log: log.clone(),
             rules: Mutex::new(bucket),
             normalising,
+            drops_ids: false,
             fail: Mutex::new(None),
         });
         Self {
@@ -313,7 +319,7 @@ async fn first_visit_writes_progressing_before_reading_then_applies() {
         vec![rich_rule(), rule("*", &[CorsMethod::Get])],
     );
     let out = w.pass(&mut p, 0).await;
-    assert_eq!(w.take_log(), ["status", "get", "put", "status"]);
+    assert_eq!(w.take_log(), ["status", "get", "put", "get", "status"]);
     let first = &w.sink.written.lock().unwrap()[0];
     assert_eq!(ready(first), ("Unknown".into(), "Progressing".into()));
     assert_eq!(out.reason, Reason::Applied);
@@ -371,7 +377,7 @@ async fn enforce_repairs_drift_and_counts_it() {
         Some(vec![rule("https://evil.example", &[CorsMethod::Delete])]);
     w.take_log();
     let out = w.pass(&mut p, 60).await;
-    assert_eq!(w.take_log(), ["get", "put", "status"]);
+    assert_eq!(w.take_log(), ["get", "put", "get", "status"]);
     assert!(out.drift_detected);
     assert_eq!(out.events[0].reason, "DriftRepaired");
     assert_eq!(out.status.drift_count, Some(1));
@@ -428,7 +434,7 @@ async fn restore_captures_the_original_in_status_before_the_first_write() {
     let mut p = policy("shop", "web", 0, vec![rich_rule()]);
     p.spec.deletion_policy = DeletionPolicy::Restore;
     let out = w.pass(&mut p, 0).await;
-    assert_eq!(w.take_log(), ["status", "get", "status", "put", "status"]);
+    assert_eq!(w.take_log(), ["status", "get", "status", "put", "get", "status"]);
     let written = w.sink.written.lock().unwrap().clone();
     assert_eq!(
         written[1].original.as_ref().unwrap().rules,
@@ -848,4 +854,93 @@ fn requeue_uses_interval_or_backoff() {
     assert_eq!(requeue_after(iv, Some(0), 0.5), Duration::from_secs(5));
     assert_eq!(requeue_after(iv, Some(2), 0.5), Duration::from_secs(20));
     assert!(requeue_after(iv, None, 0.0) >= Duration::from_secs(540));
+}
+
+#[tokio::test]
+async fn a_store_that_rewrites_rules_is_written_once_not_every_pass() {
+    let mut w = World::new(Some(vec![]));
+    Arc::get_mut(&mut w.provider.store).unwrap().drops_ids = true;
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+
+    let first = w.pass(&mut p, 0).await;
+    assert_eq!(first.wrote, Some(Operation::Put));
+    assert!(
+        first.events.iter().any(|e| e.warning && e.reason == "StoreRewroteRules"),
+        "{:?}",
+        first.events
+    );
+    let form = first.status.store_form.clone().expect("store form recorded");
+    assert_eq!(form.declared, cors::fingerprint(&p.spec.rules));
+    let live = first.status.live_rules.clone().unwrap();
+    assert_eq!(live[0].id, None, "liveRules show what the store returned");
+    assert_eq!(ready(&first.status), ("True".into(), "Applied".into()));
+    w.take_log();
+
+    for pass in 1..=5 {
+        let out = w.pass(&mut p, pass * 600).await;
+        assert_eq!(out.wrote, None, "pass {pass} wrote again");
+        assert!(!out.drift_detected);
+        assert_eq!(out.status_writes, 0, "pass {pass} patched status");
+    }
+    assert_eq!(w.take_log(), ["get"; 5]);
+
+    // A real change on the bucket is still drift, and is repaired.
+    *w.store().rules.lock().unwrap() = Some(vec![rule("*", &[CorsMethod::Delete])]);
+    let out = w.pass(&mut p, 4000).await;
+    assert!(out.drift_detected);
+    assert_eq!(out.wrote, Some(Operation::Put));
+
+    // New declared rules are compared afresh, not against the old store form.
+    p.spec.rules = vec![rule("https://c.example", &[CorsMethod::Get])];
+    p.metadata.generation = Some(2);
+    let out = w.pass(&mut p, 5000).await;
+    assert_eq!(out.wrote, Some(Operation::Put));
+    assert_eq!(out.status.store_form, None, "rules without ids round-trip, so no store form");
+}
+
+#[tokio::test]
+async fn an_answer_still_showing_the_old_rules_is_not_taken_as_the_store_form() {
+    // Eventually consistent stores may answer the read-back with the old configuration.
+    struct Lagging(FakeStore, Mutex<Vec<CorsRule>>);
+    #[async_trait]
+    impl CorsStore for Lagging {
+        async fn get(&self, bucket: &BucketRef) -> Result<Vec<CorsRule>, StoreError> {
+            self.0.get(bucket).await?;
+            Ok(self.1.lock().unwrap().clone())
+        }
+        async fn put(&self, bucket: &BucketRef, rules: &[CorsRule]) -> Result<(), StoreError> {
+            self.0.put(bucket, rules).await
+        }
+        async fn delete(&self, bucket: &BucketRef) -> Result<(), StoreError> {
+            self.0.delete(bucket).await
+        }
+    }
+    let old = vec![rule("*", &[CorsMethod::Get])];
+    let store = Lagging(
+        FakeStore {
+            log: Log::default(),
+            rules: Mutex::new(Some(old.clone())),
+            normalising: false,
+            drops_ids: false,
+            fail: Mutex::new(None),
+        },
+        Mutex::new(old),
+    );
+    let p = policy("shop", "web", 0, vec![rich_rule()]);
+    let w = World::new(Some(vec![]));
+    let provider = FakeProviderOf(Arc::new(store));
+    let deps = Deps { stores: &provider, ..w.deps() };
+    let out = reconcile_once(&p, deps, at(0)).await.unwrap();
+    assert_eq!(out.wrote, Some(Operation::Put));
+    assert_eq!(out.status.store_form, None);
+    assert_eq!(out.status.live_rules.as_deref(), Some(p.spec.rules.as_slice()));
+}
+
+struct FakeProviderOf(Arc<dyn CorsStore>);
+
+#[async_trait]
+impl StoreProvider for FakeProviderOf {
+    async fn store(&self, _: &ResolvedEndpoint) -> Result<Arc<dyn CorsStore>, ReconcileError> {
+        Ok(self.0.clone())
+    }
 }
