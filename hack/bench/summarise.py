@@ -57,6 +57,11 @@ def main() -> int:
     failed = [r for r in results if "error" in r]
     ok = [r for r in results if "error" not in r and "converge_s" in r]
     sizes = sorted({r["n"] for r in ok})
+    if not sizes:
+        print(f"no completed measurement among {len(results)} result(s)")
+        for r in results:
+            print(f"- N={r['n']} {r['_file']}: {r.get('error') or 'no measurement (skeleton check?)'}")
+        return 1
 
     rows: list[tuple[str, list[str]]] = []
 
