@@ -40,3 +40,70 @@ fn sorted_unique(values: impl Iterator<Item = String>) -> Vec<String> {
     values.dedup();
     values
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::CorsMethod::*;
+
+    #[test]
+    fn lists_are_sorted_deduplicated_and_headers_lower_cased() {
+        let rule = CorsRule {
+            id: Some(String::new()),
+            allowed_origins: vec![
+                "https://b.example".into(),
+                "https://a.example".into(),
+                "https://b.example".into(),
+            ],
+            allowed_methods: vec![Put, Get, Put],
+            allowed_headers: vec![
+                "X-Amz-Date".into(),
+                "content-type".into(),
+                "x-amz-date".into(),
+            ],
+            expose_headers: vec!["ETag".into(), "etag".into()],
+            max_age_seconds: Some(10),
+        };
+        let want = CorsRule {
+            id: None,
+            allowed_origins: vec!["https://a.example".into(), "https://b.example".into()],
+            allowed_methods: vec![Get, Put],
+            allowed_headers: vec!["content-type".into(), "x-amz-date".into()],
+            expose_headers: vec!["etag".into()],
+            max_age_seconds: Some(10),
+        };
+        assert_eq!(normalise_rule(&rule), want);
+    }
+
+    #[test]
+    fn origins_keep_their_case() {
+        let rule = CorsRule {
+            allowed_origins: vec!["https://A.example".into(), "https://a.example".into()],
+            allowed_methods: vec![Get],
+            ..CorsRule::default()
+        };
+        assert_eq!(
+            normalise_rule(&rule).allowed_origins,
+            vec!["https://A.example", "https://a.example"]
+        );
+    }
+
+    #[test]
+    fn rule_order_is_kept() {
+        let a = CorsRule {
+            id: Some("b".into()),
+            allowed_methods: vec![Get],
+            ..CorsRule::default()
+        };
+        let b = CorsRule {
+            id: Some("a".into()),
+            allowed_methods: vec![Get],
+            ..CorsRule::default()
+        };
+        let ids: Vec<_> = normalise(&[a, b])
+            .into_iter()
+            .map(|r| r.id.unwrap())
+            .collect();
+        assert_eq!(ids, vec!["b", "a"]);
+    }
+}
