@@ -1,4 +1,5 @@
-//! Micro-benchmarks of the pure CORS engine, for one rule and for the S3 maximum of 100 rules.
+//! Micro-benchmarks of the pure CORS engine (validate, normalise, plan, fingerprint, diff,
+//! XML, evaluate, shadow detection), for one rule and for the S3 maximum of 100 rules.
 //!
 //! Run with `make bench-engine` (or `cargo bench --bench engine`). Runs are kept short
 //! (sample size 20, about 2 s of measurement per case) so the whole suite stays under two
@@ -8,7 +9,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bucketcors::api::{BucketCorsPolicySpec, DeletionPolicy, DriftPolicy};
-use bucketcors::cors::{self, CorsMethod, CorsRule};
+use bucketcors::cors::{self, CorsMethod, CorsRequest, CorsRule};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 /// Rule counts measured: the common case and S3's limit.
@@ -136,6 +137,55 @@ fn engine(c: &mut Criterion) {
             BenchmarkId::new("diff_summary", size),
             &changed,
             |b, live| b.iter(|| cors::diff_summary(black_box(&desired), black_box(live))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("configuration_xml", size),
+            &desired,
+            |b, r| b.iter(|| cors::configuration_xml(black_box(r))),
+        );
+
+        // A preflight only the last rule answers: every earlier rule is examined and refused.
+        let last = size - 1;
+        let request = CorsRequest {
+            origin: format!("https://app{last}.example.com"),
+            method: "PUT".to_owned(),
+            headers: vec!["authorization".to_owned(), "x-amz-date".to_owned()],
+        };
+        let answer = cors::evaluate(&desired, &request);
+        assert_eq!(
+            answer.matched_rule.map(|m| m.index),
+            Some(last),
+            "only the last rule matches"
+        );
+        group.bench_with_input(
+            BenchmarkId::new("evaluate_last_rule", size),
+            &request,
+            |b, req| b.iter(|| cors::evaluate(black_box(&desired), black_box(req))),
+        );
+        // A preflight no rule answers: every rule is examined.
+        let refused = CorsRequest {
+            origin: "https://x.tenant.example.org".to_owned(),
+            method: "GET".to_owned(),
+            headers: vec![],
+        };
+        assert!(
+            !cors::evaluate(&desired, &refused).allowed,
+            "no rule matches"
+        );
+        group.bench_with_input(
+            BenchmarkId::new("evaluate_refused", size),
+            &refused,
+            |b, req| b.iter(|| cors::evaluate(black_box(&desired), black_box(req))),
+        );
+        // Shadow detection compares every rule with every earlier one (n^2 / 2 pairs).
+        assert!(
+            cors::shadowed_rules(&desired).is_empty(),
+            "no benchmark rule is shadowed"
+        );
+        group.bench_with_input(
+            BenchmarkId::new("shadowed_rules", size),
+            &desired,
+            |b, r| b.iter(|| cors::shadowed_rules(black_box(r))),
         );
     }
     group.finish();
