@@ -9,8 +9,9 @@ operation, as the benchmark reports them:
 
 `GET /__bench/stats` (not forwarded; no bucket can be named `__bench`) returns JSON:
   {"counts": {"get": n, ...}, "status": {"get 200": n, ...},
-   "upstream_ms": {"get": {"n":..,"p50":..,"p90":..,"p99":..,"max":..}, ...},
-   "total_ms": {...}, "latency_ms": L, "in_flight": n, "max_in_flight": n}
+   "upstream_ms": {"get": {"n":..,"mean":..,"sum":..,"p50":..,"p90":..,"p99":..,"max":..}, ...},
+   "total_ms": {...}, "latency_ms": L, "in_flight": n, "max_in_flight": n,
+   "first_request": {"get": epoch seconds, ...}, "last_request": {...}}
 upstream_ms is the time the upstream server took (without the injected latency); total_ms is
 what the client saw (injected latency + upstream + proxy overhead).
 
@@ -64,7 +65,15 @@ def summary(samples: list[float]) -> dict[str, float]:
     def pct(p: float) -> float:
         return round(s[min(len(s) - 1, int(p * len(s)))], 3)
 
-    return {"n": len(s), "p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": round(s[-1], 3)}
+    return {
+        "n": len(s),
+        "mean": round(sum(s) / len(s), 3),
+        "sum": round(sum(s), 3),
+        "p50": pct(0.50),
+        "p90": pct(0.90),
+        "p99": pct(0.99),
+        "max": round(s[-1], 3),
+    }
 
 
 class Proxy:
@@ -78,6 +87,9 @@ class Proxy:
         self.total_ms: defaultdict[str, list[float]] = defaultdict(list)
         self.in_flight = 0
         self.max_in_flight = 0
+        # Wall-clock time (epoch seconds) of the first and the last request, by operation.
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
         self.session: ClientSession | None = None
 
     async def start(self, _app: web.Application) -> None:
@@ -101,12 +113,17 @@ class Proxy:
             "latency_ms": self.latency_ms,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "first_request": self.first,
+            "last_request": self.last,
         }
         return web.json_response(body)
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         op = operation(request.method, request.query_string)
+        now = time.time()
+        self.first.setdefault(op, now)
+        self.last[op] = now
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
