@@ -99,6 +99,11 @@ def main() -> int:
     row("initial sync: S3 DELETE/other per policy",
         lambda r: per(r, r["initial_s3"].get("delete", 0) + r["initial_s3"].get("other", 0)))
     row("initial sync: reconciles per policy", lambda r: per(r, r["reconciles_initial"]))
+    row("initial sync: mean reconcile duration (ms)",
+        lambda r: 1000 * metric_sum(r["initial_metrics"], "bucketcors_reconcile_duration_seconds_sum")
+        / metric_sum(r["initial_metrics"], "bucketcors_reconcile_duration_seconds_count"))
+    row("initial sync: mean S3 wait per policy, GET + PUT (ms)",
+        lambda r: sum(v["sum"] for v in r["initial_s3_latency_ms"]["total"].values()) / r["n"])
     row("initial sync: status patches per policy",
         lambda r: per(r, metric_sum(r["initial_metrics"], "bucketcors_status_patches_total")))
     row("initial sync: API requests per policy", lambda r: per(r, r["audit_initial"]["total"]))
