@@ -38,3 +38,13 @@ demo: deps
 ## Render the chart (default values, CRDs included) into deploy/bucketcors.yaml for `kubectl apply -f`.
 manifests:
 	hack/render-manifest.sh > deploy/bucketcors.yaml
+
+## Scale benchmark of the controller (real control plane, moto behind a latency proxy); see BENCHMARKS.md.
+## Options go through BENCH_ARGS, e.g. make bench BENCH_ARGS="--plan 10000x1".
+.PHONY: bench bench-engine
+bench:
+	hack/bench/run.sh $(BENCH_ARGS)
+
+## Criterion micro-benchmarks of the pure engine (under two minutes).
+bench-engine:
+	$(CARGO) bench --locked --bench engine

@@ -19,7 +19,9 @@
 #
 # Knobs: BUCKETCORS_CRDS_DIR (default <repo>/crds), BUCKETCORS_SKIP_CRDS=1,
 #        BUCKETCORS_READY_TIMEOUT (seconds, default 120),
-#        BUCKETCORS_NO_INSTALL=1 (fail instead of building missing binaries).
+#        BUCKETCORS_NO_INSTALL=1 (fail instead of building missing binaries),
+#        BUCKETCORS_APISERVER_EXTRA_ARGS (extra kube-apiserver flags, split on
+#        whitespace, e.g. audit logging for hack/bench).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -309,6 +311,8 @@ done
 # --- kube-apiserver -----------------------------------------------------------------------
 
 start_apiserver() {
+  local extra=()
+  read -r -a extra <<<"${BUCKETCORS_APISERVER_EXTRA_ARGS:-}"
   spawn kube-apiserver "$BUCKETCORS_K8S_BIN/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --bind-address=127.0.0.1 \
@@ -325,7 +329,8 @@ start_apiserver() {
     --authorization-mode=Node,RBAC \
     --endpoint-reconciler-type=none \
     --allow-privileged=true \
-    --profiling=false
+    --profiling=false \
+    "${extra[@]}"
 }
 
 apiserver_ready() {
