@@ -33,10 +33,38 @@ pub const FINALIZER: &str = "bucketcors.dev/cleanup";
 /// The CRDs of all kinds, paired with the file name each one has under `crds/`.
 pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
-        ("bucketcorspolicies.yaml", BucketCorsPolicy::crd()),
-        ("s3endpoints.yaml", S3Endpoint::crd()),
-        ("clusters3endpoints.yaml", ClusterS3Endpoint::crd()),
+        ("bucketcorspolicies.yaml", unwrap_descriptions(BucketCorsPolicy::crd())),
+        ("s3endpoints.yaml", unwrap_descriptions(S3Endpoint::crd())),
+        ("clusters3endpoints.yaml", unwrap_descriptions(ClusterS3Endpoint::crd())),
     ]
+}
+
+/// Joins the hard-wrapped lines of every schema description into paragraphs. Doc comments are
+/// wrapped for the source; `kubectl explain` wraps again and would break lines twice.
+fn unwrap_descriptions(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    match child {
+                        serde_json::Value::String(text) if key == "description" => {
+                            *text = text
+                                .split("\n\n")
+                                .map(|paragraph| paragraph.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+                                .collect::<Vec<_>>()
+                                .join("\n\n");
+                        }
+                        _ => walk(child),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut json = serde_json::to_value(&crd).expect("a CRD always serialises to JSON");
+    walk(&mut json);
+    serde_json::from_value(json).expect("only description strings changed")
 }
 
 /// Renders one CRD as the YAML document stored under `crds/` and in the Helm chart.

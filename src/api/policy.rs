@@ -20,6 +20,7 @@ pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30)
     group = "bucketcors.dev",
     version = "v1alpha1",
     kind = "BucketCorsPolicy",
+    doc = "The CORS configuration one S3 bucket must have. The bucketcors controller reads the bucket's live configuration every interval, writes the declared rules only when they differ, and reports what it found and did in status.",
     plural = "bucketcorspolicies",
     shortname = "bcp",
     namespaced,
