@@ -9,19 +9,20 @@ mod endpoint;
 mod policy;
 mod rule;
 
-use kube::CustomResourceExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
 
 pub use endpoint::{
     AssumeRole, ChecksumMode, ClusterS3Endpoint, ClusterS3EndpointSpec, CredentialSource,
-    EndpointCredentials, EndpointSettings, RateLimit, S3Endpoint, S3EndpointSpec, SecretKeyReference,
-    SecretReference, TlsSettings,
+    EndpointCredentials, EndpointSettings, RateLimit, S3Endpoint, S3EndpointSpec,
+    SecretKeyReference, SecretReference, TlsSettings,
 };
 pub use policy::{
-    BucketCorsPolicy, BucketCorsPolicySpec, BucketCorsPolicyStatus, DeletionPolicy, DriftPolicy,
-    EndpointKind, EndpointRef, OriginalConfiguration, StoreForm, DEFAULT_INTERVAL, MIN_INTERVAL,
+    BucketCorsPolicy, BucketCorsPolicySpec, BucketCorsPolicyStatus, DEFAULT_INTERVAL,
+    DeletionPolicy, DriftPolicy, EndpointKind, EndpointRef, MIN_INTERVAL, OriginalConfiguration,
+    StoreForm,
 };
-pub use rule::{CorsMethod, CorsRule, MAX_LIST_ITEMS, MAX_RULES, MAX_RULE_ID_LEN, MAX_VALUE_LEN};
+pub use rule::{CorsMethod, CorsRule, MAX_LIST_ITEMS, MAX_RULE_ID_LEN, MAX_RULES, MAX_VALUE_LEN};
 
 /// The API group of every bucketcors kind.
 pub const GROUP: &str = "bucketcors.dev";
@@ -33,9 +34,15 @@ pub const FINALIZER: &str = "bucketcors.dev/cleanup";
 /// The CRDs of all kinds, paired with the file name each one has under `crds/`.
 pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
-        ("bucketcorspolicies.yaml", unwrap_descriptions(BucketCorsPolicy::crd())),
+        (
+            "bucketcorspolicies.yaml",
+            unwrap_descriptions(BucketCorsPolicy::crd()),
+        ),
         ("s3endpoints.yaml", unwrap_descriptions(S3Endpoint::crd())),
-        ("clusters3endpoints.yaml", unwrap_descriptions(ClusterS3Endpoint::crd())),
+        (
+            "clusters3endpoints.yaml",
+            unwrap_descriptions(ClusterS3Endpoint::crd()),
+        ),
     ]
 }
 
@@ -50,7 +57,13 @@ fn unwrap_descriptions(crd: CustomResourceDefinition) -> CustomResourceDefinitio
                         serde_json::Value::String(text) if key == "description" => {
                             *text = text
                                 .split("\n\n")
-                                .map(|paragraph| paragraph.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+                                .map(|paragraph| {
+                                    paragraph
+                                        .split('\n')
+                                        .map(str::trim)
+                                        .collect::<Vec<_>>()
+                                        .join(" ")
+                                })
                                 .collect::<Vec<_>>()
                                 .join("\n\n");
                         }

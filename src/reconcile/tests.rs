@@ -434,7 +434,10 @@ async fn restore_captures_the_original_in_status_before_the_first_write() {
     let mut p = policy("shop", "web", 0, vec![rich_rule()]);
     p.spec.deletion_policy = DeletionPolicy::Restore;
     let out = w.pass(&mut p, 0).await;
-    assert_eq!(w.take_log(), ["status", "get", "status", "put", "get", "status"]);
+    assert_eq!(
+        w.take_log(),
+        ["status", "get", "status", "put", "get", "status"]
+    );
     let written = w.sink.written.lock().unwrap().clone();
     assert_eq!(
         written[1].original.as_ref().unwrap().rules,
@@ -865,11 +868,18 @@ async fn a_store_that_rewrites_rules_is_written_once_not_every_pass() {
     let first = w.pass(&mut p, 0).await;
     assert_eq!(first.wrote, Some(Operation::Put));
     assert!(
-        first.events.iter().any(|e| e.warning && e.reason == "StoreRewroteRules"),
+        first
+            .events
+            .iter()
+            .any(|e| e.warning && e.reason == "StoreRewroteRules"),
         "{:?}",
         first.events
     );
-    let form = first.status.store_form.clone().expect("store form recorded");
+    let form = first
+        .status
+        .store_form
+        .clone()
+        .expect("store form recorded");
     assert_eq!(form.declared, cors::fingerprint(&p.spec.rules));
     let live = first.status.live_rules.clone().unwrap();
     assert_eq!(live[0].id, None, "liveRules show what the store returned");
@@ -895,7 +905,10 @@ async fn a_store_that_rewrites_rules_is_written_once_not_every_pass() {
     p.metadata.generation = Some(2);
     let out = w.pass(&mut p, 5000).await;
     assert_eq!(out.wrote, Some(Operation::Put));
-    assert_eq!(out.status.store_form, None, "rules without ids round-trip, so no store form");
+    assert_eq!(
+        out.status.store_form, None,
+        "rules without ids round-trip, so no store form"
+    );
 }
 
 #[tokio::test]
@@ -929,11 +942,17 @@ async fn an_answer_still_showing_the_old_rules_is_not_taken_as_the_store_form() 
     let p = policy("shop", "web", 0, vec![rich_rule()]);
     let w = World::new(Some(vec![]));
     let provider = FakeProviderOf(Arc::new(store));
-    let deps = Deps { stores: &provider, ..w.deps() };
+    let deps = Deps {
+        stores: &provider,
+        ..w.deps()
+    };
     let out = reconcile_once(&p, deps, at(0)).await.unwrap();
     assert_eq!(out.wrote, Some(Operation::Put));
     assert_eq!(out.status.store_form, None);
-    assert_eq!(out.status.live_rules.as_deref(), Some(p.spec.rules.as_slice()));
+    assert_eq!(
+        out.status.live_rules.as_deref(),
+        Some(p.spec.rules.as_slice())
+    );
 }
 
 struct FakeProviderOf(Arc<dyn CorsStore>);

@@ -42,7 +42,10 @@ pub fn init_tracing(format: LogFormat, default_level: &str) {
             .with_writer(std::io::stderr)
             .boxed(),
     };
-    let _ = tracing_subscriber::registry().with(filter).with(layer.with_filter(caps)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer.with_filter(caps))
+        .try_init();
 }
 
 /// The most verbose level each credential-adjacent target may log at.
@@ -69,7 +72,11 @@ mod tests {
         let allows = |caps: &Targets, target: &str, level: Level| caps.would_enable(target, &level);
         assert!(!allows(&caps, "aws_sigv4::sign", Level::DEBUG));
         assert!(allows(&caps, "aws_sigv4::sign", Level::INFO));
-        assert!(!allows(&caps, "aws_smithy_runtime::client::orchestrator", Level::TRACE));
+        assert!(!allows(
+            &caps,
+            "aws_smithy_runtime::client::orchestrator",
+            Level::TRACE
+        ));
         assert!(allows(&caps, "bucketcors::reconcile", Level::TRACE));
     }
 }
