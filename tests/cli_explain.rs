@@ -1,10 +1,10 @@
 //! `bucketcors explain` through the real binary, on fixtures written to a temporary directory.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 
-use common::bucketcors;
+use support::bin::command as bucketcors;
 use serde_json::{Value, json};
 
 const UPLOADS: &str = "apiVersion: bucketcors.dev/v1alpha1

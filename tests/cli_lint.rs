@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-mod common;
+mod support;
 
-use common::bucketcors;
+use support::bin::command as bucketcors;
 use serde_json::{Value, json};
 
 const HEADER: &str = "apiVersion: bucketcors.dev/v1alpha1\nkind: BucketCorsPolicy\n";
