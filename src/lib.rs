@@ -6,10 +6,10 @@
 //! [`reconcile`]'s edges and [`controller`] touch the network.
 
 pub mod api;
-pub mod cors;
-pub mod s3;
 pub mod cli;
 pub mod controller;
+pub mod cors;
 pub mod reconcile;
+pub mod s3;
 pub mod status;
 pub mod telemetry;

@@ -11,7 +11,11 @@ fn main() -> ExitCode {
             // clap exits 2 on usage errors, but 2 means "changes pending" for `plan`: a bad
             // command line is an error like any other bad input.
             let _ = err.print();
-            if err.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }

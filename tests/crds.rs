@@ -14,7 +14,11 @@ fn crds_directory_matches_generated() {
         }
         let have = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e}; run `make crds`", path.display()));
-        assert!(have == want, "{} differs from the generated CRD; run `make crds`", path.display());
+        assert!(
+            have == want,
+            "{} differs from the generated CRD; run `make crds`",
+            path.display()
+        );
         let chart = root.join("charts/bucketcors/crds").join(file);
         if regenerate && chart.parent().unwrap().exists() {
             std::fs::write(&chart, &want).unwrap();
@@ -22,7 +26,11 @@ fn crds_directory_matches_generated() {
         if chart.parent().unwrap().exists() {
             let chart_copy = std::fs::read_to_string(&chart)
                 .unwrap_or_else(|e| panic!("{}: {e}; run `make crds`", chart.display()));
-            assert!(chart_copy == want, "{} differs from crds/{file}; run `make crds`", chart.display());
+            assert!(
+                chart_copy == want,
+                "{} differs from crds/{file}; run `make crds`",
+                chart.display()
+            );
         }
     }
 }

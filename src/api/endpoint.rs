@@ -43,7 +43,9 @@ pub struct EndpointSettings {
 }
 
 /// The integrity header sent with PutBucketCors.
-#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
+)]
 pub enum ChecksumMode {
     /// CRC32, falling back once to Content-MD5 when the store demands it (remembered per endpoint).
     #[default]
@@ -100,7 +102,9 @@ pub struct EndpointCredentials {
 }
 
 /// Where credentials come from.
-#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
+)]
 pub enum CredentialSource {
     /// The AWS SDK default credential chain of the controller.
     #[default]

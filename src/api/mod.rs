@@ -9,19 +9,19 @@ mod endpoint;
 mod policy;
 mod rule;
 
-use kube::CustomResourceExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
 
 pub use endpoint::{
     AssumeRole, ChecksumMode, ClusterS3Endpoint, ClusterS3EndpointSpec, CredentialSource,
-    EndpointCredentials, EndpointSettings, RateLimit, S3Endpoint, S3EndpointSpec, SecretKeyReference,
-    SecretReference, TlsSettings,
+    EndpointCredentials, EndpointSettings, RateLimit, S3Endpoint, S3EndpointSpec,
+    SecretKeyReference, SecretReference, TlsSettings,
 };
 pub use policy::{
-    BucketCorsPolicy, BucketCorsPolicySpec, BucketCorsPolicyStatus, DeletionPolicy, DriftPolicy,
-    EndpointKind, EndpointRef, OriginalConfiguration, DEFAULT_INTERVAL, MIN_INTERVAL,
+    BucketCorsPolicy, BucketCorsPolicySpec, BucketCorsPolicyStatus, DEFAULT_INTERVAL,
+    DeletionPolicy, DriftPolicy, EndpointKind, EndpointRef, MIN_INTERVAL, OriginalConfiguration,
 };
-pub use rule::{CorsMethod, CorsRule, MAX_LIST_ITEMS, MAX_RULES, MAX_RULE_ID_LEN, MAX_VALUE_LEN};
+pub use rule::{CorsMethod, CorsRule, MAX_LIST_ITEMS, MAX_RULE_ID_LEN, MAX_RULES, MAX_VALUE_LEN};
 
 /// The API group of every bucketcors kind.
 pub const GROUP: &str = "bucketcors.dev";

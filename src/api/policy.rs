@@ -113,7 +113,9 @@ pub struct EndpointRef {
 }
 
 /// The kind of an endpoint reference.
-#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
+)]
 pub enum EndpointKind {
     /// A namespaced `S3Endpoint` in the policy's namespace.
     S3Endpoint,
@@ -132,7 +134,9 @@ impl std::fmt::Display for EndpointKind {
 }
 
 /// What the controller does when the live configuration differs from the declared one.
-#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
+)]
 pub enum DriftPolicy {
     /// Write the declared rules whenever the bucket differs.
     #[default]
@@ -142,7 +146,9 @@ pub enum DriftPolicy {
 }
 
 /// What happens to the bucket's CORS configuration when the policy is deleted.
-#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
+)]
 pub enum DeletionPolicy {
     /// Remove the bucket's CORS configuration (DeleteBucketCors).
     #[default]

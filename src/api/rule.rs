@@ -15,7 +15,17 @@ pub const MAX_VALUE_LEN: usize = 1024;
 
 /// An HTTP method a CORS rule can allow. S3 accepts exactly these five.
 #[derive(
-    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
 )]
 #[serde(rename_all = "UPPERCASE")]
 pub enum CorsMethod {
@@ -48,7 +58,9 @@ impl CorsMethod {
 
     /// Parses a method name case-insensitively, as stores may report it in any case.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(name))
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(name))
     }
 }
 

@@ -91,7 +91,18 @@ pub struct StoreError {
 
 impl StoreError {
     /// An error without an underlying cause.
-    pub fn new(kind: StoreErrorKind, operation: Operation, bucket: &str, message: impl Into<String>) -> Self {
-        Self { kind, operation, bucket: bucket.to_owned(), message: message.into(), source: None }
+    pub fn new(
+        kind: StoreErrorKind,
+        operation: Operation,
+        bucket: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            operation,
+            bucket: bucket.to_owned(),
+            message: message.into(),
+            source: None,
+        }
     }
 }

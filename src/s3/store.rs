@@ -17,7 +17,10 @@ pub struct BucketRef {
 impl BucketRef {
     /// A bucket with no expected owner.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), expected_owner: None }
+        Self {
+            name: name.into(),
+            expected_owner: None,
+        }
     }
 }
 
