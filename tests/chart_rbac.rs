@@ -817,3 +817,80 @@ async fn every_rbac_verb_is_needed() {
         unneeded.join("\n")
     );
 }
+
+/// The non-default values (hack/chart-values/full.yaml) render arguments and environment the
+/// controller's parser accepts: it gets past parsing and fails only at the kubeconfig.
+#[test]
+fn non_default_values_render_arguments_the_controller_accepts() {
+    let full = concat!(env!("CARGO_MANIFEST_DIR"), "/hack/chart-values/full.yaml");
+    let yaml = match run_cmd(
+        helm().args([
+            "template",
+            "bc",
+            CHART,
+            "-n",
+            "bucketcors-system",
+            "-f",
+            full,
+        ]),
+        None,
+    ) {
+        Ok(y) => y,
+        Err(e) if std::env::var("BUCKETCORS_SKIP_CLUSTER_TESTS").as_deref() == Ok("1") => {
+            println!("skipped (BUCKETCORS_SKIP_CLUSTER_TESTS=1, helm: {e})");
+            return;
+        }
+        Err(e) => panic!("helm template (run under hack/controlplane/with-controlplane.sh): {e}"),
+    };
+    let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&yaml)
+        .map(|doc| Value::deserialize(doc).expect("YAML"))
+        .filter(|v| !v.is_null())
+        .collect();
+    let ctr = &docs
+        .iter()
+        .find(|d| kind(d) == "Deployment")
+        .expect("Deployment")["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<String> = ctr["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("string").replace("0.0.0.0", "127.0.0.1"))
+        .collect();
+    for flag in [
+        "--namespace=team-a",
+        "--secret-namespace=shared-secrets",
+        "--selector=shard=a",
+        "--leader-elect",
+        "--default-checksum=ContentMD5",
+        "--default-path-style",
+    ] {
+        assert!(args.iter().any(|a| a == flag), "{flag} in {args:?}");
+    }
+    let mut cmd = Command::new(support::bin::bucketcors());
+    cmd.args(&args).env_clear();
+    for e in ctr["env"].as_array().into_iter().flatten() {
+        if let (Some(name), Some(value)) = (e["name"].as_str(), e["value"].as_str()) {
+            cmd.env(name, value);
+        }
+    }
+    let missing = tempfile::tempdir().expect("temp dir");
+    let out = cmd
+        .env("KUBECONFIG", missing.path().join("no-such-kubeconfig"))
+        .output()
+        .expect("run bucketcors");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("kubernetes client") && !stderr.contains("Usage:"),
+        "the controller rejected the chart's arguments {args:?}:\n{stderr}"
+    );
+    // BUCKETCORS_LOG_FORMAT=text (logFormat: text): the error line is text, not JSON.
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("kubernetes client"))
+        .unwrap_or_default();
+    assert!(
+        serde_json::from_str::<Value>(line).is_err(),
+        "logFormat text, but the log is JSON: {line}"
+    );
+}
