@@ -80,15 +80,15 @@ def common(c, docs):
     bindings = objs(docs, "ClusterRoleBinding") + objs(docs, "RoleBinding")
     for b in bindings:
         c.expect(b["subjects"][0]["name"] == sa, f"{b['kind']} {b['metadata']['name']} binds the pod's SA")
-    # No rule anywhere grants more than the controller's verbs, or anything on other resources.
+    # No rule anywhere grants more than the controller calls (see src/controller.rs; each verb
+    # is proven needed with the real controller by tests/chart_rbac.rs), nor other resources.
     allowed = {
-        ("bucketcors.dev", "bucketcorspolicies"): {"get", "list", "watch", "patch", "update"},
+        ("bucketcors.dev", "bucketcorspolicies"): {"get", "list", "watch", "patch"},
         ("bucketcors.dev", "bucketcorspolicies/status"): {"patch"},
-        ("bucketcors.dev", "bucketcorspolicies/finalizers"): {"update"},
-        ("bucketcors.dev", "s3endpoints"): {"get", "list", "watch"},
-        ("bucketcors.dev", "clusters3endpoints"): {"get", "list", "watch"},
+        ("bucketcors.dev", "s3endpoints"): {"list", "watch"},
+        ("bucketcors.dev", "clusters3endpoints"): {"list", "watch"},
         ("", "secrets"): {"get", "list", "watch"},
-        ("", "namespaces"): {"get", "list", "watch"},
+        ("", "namespaces"): {"get"},
         ("events.k8s.io", "events"): {"create", "patch"},
         ("coordination.k8s.io", "leases"): {"get", "create", "update"},
     }
@@ -97,6 +97,16 @@ def common(c, docs):
             c.expect(key in allowed, f"{role['kind']} {role['metadata']['name']}: unexpected resource {key}")
             c.expect(verbs <= allowed.get(key, set()), f"{role['kind']} grants extra verbs on {key}: {verbs}")
             c.expect("*" not in verbs, f"wildcard verb on {key}")
+        for r in role.get("rules") or []:
+            if "leases" in r.get("resources", []) and set(r.get("verbs", [])) != {"create"}:
+                c.expect(r.get("resourceNames") == ["bucketcors-leader"],
+                         f"Lease {sorted(r['verbs'])} limited to bucketcors-leader: {r}")
+    # Secrets are watched where RBAC grants them: the Secret Roles' namespaces, else everywhere.
+    secret_role_nss = sorted(r["metadata"]["namespace"] for r in objs(docs, "Role")
+                             if ("", "secrets") in rule_resources(r.get("rules")))
+    if objs(docs, "ClusterRole") or objs(docs, "Role"):
+        flags = sorted(a.split("=", 1)[1] for a in ctr["args"] if a.startswith("--secret-namespace="))
+        c.expect(flags == secret_role_nss, f"--secret-namespace {flags} = Secret Role namespaces {secret_role_nss}")
 
 
 def scenario_default(c, docs, opts):

@@ -190,19 +190,17 @@ else
       kubectl apply --dry-run=server -n "$NS" -f "$f"
   done
 
-  # -- RBAC: what the controller needs (DESIGN + controller brief), as `kubectl auth can-i` args.
+  # -- RBAC: what the controller calls (src/controller.rs), as `kubectl auth can-i` args.
+  # tests/chart_rbac.rs proves with the real controller that each of these is needed.
   NEEDED_CLUSTER=(
     "get bucketcorspolicies.bucketcors.dev -A" "list bucketcorspolicies.bucketcors.dev -A"
     "watch bucketcorspolicies.bucketcors.dev -A" "patch bucketcorspolicies.bucketcors.dev -A"
-    "update bucketcorspolicies.bucketcors.dev -A"
     "patch bucketcorspolicies.bucketcors.dev --subresource=status -A"
-    "update bucketcorspolicies.bucketcors.dev --subresource=finalizers -A"
-    "get s3endpoints.bucketcors.dev -A" "list s3endpoints.bucketcors.dev -A" "watch s3endpoints.bucketcors.dev -A"
-    "get clusters3endpoints.bucketcors.dev" "list clusters3endpoints.bucketcors.dev"
-    "watch clusters3endpoints.bucketcors.dev"
+    "list s3endpoints.bucketcors.dev -A" "watch s3endpoints.bucketcors.dev -A"
+    "list clusters3endpoints.bucketcors.dev" "watch clusters3endpoints.bucketcors.dev"
     "get secrets -A" "list secrets -A" "watch secrets -A"
     "create events.events.k8s.io -A" "patch events.events.k8s.io -A"
-    "get namespaces" "list namespaces" "watch namespaces"
+    "get namespaces"
   )
   # What it must not be able to do.
   DENIED_CLUSTER=(
@@ -211,6 +209,8 @@ else
     "create secrets -A" "update secrets -A" "delete secrets -A" "list configmaps -A"
     "patch clusters3endpoints.bucketcors.dev" "delete s3endpoints.bucketcors.dev -A"
     "create events -A" "update namespaces" "create leases.coordination.k8s.io -n $NS"
+    "update bucketcorspolicies.bucketcors.dev -A" "list namespaces" "watch namespaces"
+    "update bucketcorspolicies.bucketcors.dev --subresource=finalizers -A"
     "list pods -A" "create pods -n $NS" "impersonate serviceaccounts -A" "* * -A"
   )
   # can AS ARGS: exit 0 when allowed (kubectl auth can-i prints yes/no and exits 0/1).
@@ -222,7 +222,7 @@ else
   all_denied() { local as="$1" c bad=(); shift; for c in "$@"; do can "$as" "$c" && bad+=("$c"); done
     ((${#bad[@]} == 0)) || { printf 'allowed: %s\n' "${bad[@]}"; return 1; }; }
 
-  wait_can "$SA" "list namespaces" || true
+  wait_can "$SA" "get namespaces" || true
   check "RBAC (default): the chart's ServiceAccount can do all the controller needs" all_allowed "$SA" "${NEEDED_CLUSTER[@]}"
   check "RBAC (default): and nothing more (denied checks)" all_denied "$SA" "${DENIED_CLUSTER[@]}"
 
@@ -274,16 +274,14 @@ PY
   NEEDED_NS=(
     "get bucketcorspolicies.bucketcors.dev -n $NSA" "list bucketcorspolicies.bucketcors.dev -n $NSA"
     "watch bucketcorspolicies.bucketcors.dev -n $NSA" "patch bucketcorspolicies.bucketcors.dev -n $NSA"
-    "update bucketcorspolicies.bucketcors.dev -n $NSA"
     "patch bucketcorspolicies.bucketcors.dev --subresource=status -n $NSA"
-    "update bucketcorspolicies.bucketcors.dev --subresource=finalizers -n $NSA"
     "list s3endpoints.bucketcors.dev -n $NSA" "watch s3endpoints.bucketcors.dev -n $NSA"
     "create events.events.k8s.io -n $NSA" "patch events.events.k8s.io -n $NSA"
     "list clusters3endpoints.bucketcors.dev" "watch clusters3endpoints.bucketcors.dev"
-    "list namespaces" "watch namespaces"
+    "get namespaces"
     "list secrets -n $NSA" "watch secrets -n $NSA" "get secrets -n $NS" "list secrets -n $NSB"
-    "get leases.coordination.k8s.io -n $NS" "create leases.coordination.k8s.io -n $NS"
-    "update leases.coordination.k8s.io -n $NS"
+    "get leases.coordination.k8s.io/bucketcors-leader -n $NS" "create leases.coordination.k8s.io -n $NS"
+    "update leases.coordination.k8s.io/bucketcors-leader -n $NS"
   )
   DENIED_NS=(
     "list bucketcorspolicies.bucketcors.dev -A" "list bucketcorspolicies.bucketcors.dev -n $NSX"
@@ -291,6 +289,8 @@ PY
     "list s3endpoints.bucketcors.dev -n $NSX" "create events.events.k8s.io -n $NSX"
     "list secrets -A" "get secrets -n $NSX" "create leases.coordination.k8s.io -n $NSA"
     "delete leases.coordination.k8s.io -n $NS" "list configmaps -n $NSA"
+    "get leases.coordination.k8s.io/other -n $NS" "update leases.coordination.k8s.io/other -n $NS"
+    "list namespaces"
   )
   check "RBAC (watchNamespace): everything needed in the watched namespace" all_allowed "$SAN" "${NEEDED_NS[@]}"
   check "RBAC (watchNamespace): nothing outside it" all_denied "$SAN" "${DENIED_NS[@]}"

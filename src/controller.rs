@@ -6,6 +6,13 @@
 //! are mapped to the policies that use them. A policy's change or deletion also re-queues the
 //! other policies on the same bucket, so a conflict loser takes over when the owner goes.
 //!
+//! Kubernetes API access (the Helm chart's RBAC grants exactly this, tests/chart_rbac.rs proves
+//! it): policies get (fresh status before a Restore capture), list, watch, patch (finalizer) and
+//! status patch; S3Endpoints and ClusterS3Endpoints list, watch; Secrets list, watch (metadata,
+//! in the secret namespaces) and get (those an endpoint names); Namespaces get (allowedNamespaces);
+//! `events.k8s.io` Events create, patch (a repeated event); with `--leader-elect` the Lease
+//! `bucketcors-leader` get, create, update.
+//!
 //! To force a pass before the interval (tests, impatient people), change any annotation,
 //! e.g. `kubectl annotate bcp NAME bucketcors.dev/reconcile-at="$(date +%s)" --overwrite`.
 
@@ -53,6 +60,16 @@ pub struct ControllerArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long)]
     pub namespace: Option<String>,
+    /// Watch Secrets (metadata only) only in these namespaces: a change to a Secret there
+    /// re-runs the policies whose endpoint reads it. Repeatable or comma-separated. Default: the
+    /// `--namespace`, else all namespaces. Secrets elsewhere are still read when a pass needs
+    /// them; only their changes wait for the next interval.
+    #[arg(
+        long = "secret-namespace",
+        value_name = "NAMESPACE",
+        value_delimiter = ','
+    )]
+    pub secret_namespaces: Vec<String>,
     /// Reconcile only policies matching this label selector (for sharding across deployments).
     #[arg(long)]
     pub selector: Option<String>,
@@ -81,7 +98,7 @@ pub struct ControllerArgs {
     #[arg(long, default_value = "Auto")]
     pub default_checksum: ChecksumMode,
     /// Log line format.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, env = "BUCKETCORS_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: LogFormat,
 }
 
@@ -270,6 +287,31 @@ fn refs(
         .collect()
 }
 
+/// Where Secrets are watched: `--secret-namespace`, else `--namespace`, else everywhere. A
+/// namespaced install (RBAC through Roles) must not need cluster-wide Secret list/watch.
+fn secret_apis(args: &ControllerArgs, client: &Client) -> Vec<Api<PartialObjectMeta<Secret>>> {
+    let mut namespaces: Vec<&str> = args
+        .secret_namespaces
+        .iter()
+        .map(String::as_str)
+        .filter(|ns| !ns.is_empty())
+        .collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    if namespaces.is_empty()
+        && let Some(ns) = &args.namespace
+    {
+        namespaces.push(ns);
+    }
+    if namespaces.is_empty() {
+        return vec![Api::all(client.clone())];
+    }
+    namespaces
+        .into_iter()
+        .map(|ns| Api::namespaced(client.clone(), ns))
+        .collect()
+}
+
 /// Policies whose endpoint reads the Secret `ns/name`.
 fn policies_reading_secret(
     ns: &str,
@@ -387,12 +429,13 @@ async fn controller(
     .default_backoff()
     .reflect(cluster_writer)
     .touched_objects();
-    let secret_stream = watcher(
-        Api::<PartialObjectMeta<Secret>>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects();
+    let secret_stream =
+        futures::stream::select_all(secret_apis(args, &client).into_iter().map(|api| {
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .touched_objects()
+                .boxed()
+        }));
 
     let default_endpoint = EndpointConfig {
         url: args.default_endpoint_url.clone(),

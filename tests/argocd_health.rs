@@ -1,80 +1,13 @@
 //! The Argo CD health check (`deploy/argocd/health.lua`) run by a real Lua 5.1 interpreter (the
-//! language of Argo CD's gopher-lua) against status fixtures shaped like the status contract.
+//! language of Argo CD's gopher-lua) against status fixtures: real objects written by the
+//! controller (captured by tests/status_fixtures.rs with `BUCKETCORS_UPDATE_FIXTURES=1`).
 //!
 //! Needs `lua5.1` with lua-cjson (`hack/install-lua.sh`); `BUCKETCORS_SKIP_LUA_TESTS=1` skips.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
 use serde_json::{Value, json};
-
-/// Every fixture in tests/fixtures/status and the health Argo CD must report for it.
-const EXPECTED: &[(&str, &str)] = &[
-    ("no-status", "Progressing"),
-    ("first-visit", "Progressing"),
-    ("ready-insync", "Healthy"),
-    ("ready-applied", "Healthy"),
-    ("reconciling-throttled", "Progressing"),
-    ("stalled-accessdenied", "Degraded"),
-    ("suspended", "Suspended"),
-    ("drift-reported", "Degraded"),
-    ("stale-generation", "Progressing"),
-];
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixtures_dir() -> PathBuf {
-    root().join("tests/fixtures/status")
-}
-
-/// `None` when the interpreter is missing and skipping was asked for.
-fn lua() -> Option<&'static str> {
-    let ok = Command::new("lua5.1")
-        .args(["-e", "require('cjson')"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        return Some("lua5.1");
-    }
-    if std::env::var("BUCKETCORS_SKIP_LUA_TESTS").as_deref() == Ok("1") {
-        eprintln!("skipped: lua5.1 with cjson not found and BUCKETCORS_SKIP_LUA_TESTS=1");
-        return None;
-    }
-    panic!(
-        "lua5.1 with lua-cjson is needed: run hack/install-lua.sh (or set BUCKETCORS_SKIP_LUA_TESTS=1)"
-    );
-}
-
-/// Runs the health script on one object file; returns (status, message).
-fn health(lua: &str, object: &Path) -> (String, String) {
-    let out = Command::new(lua)
-        .arg(root().join("tests/argocd/harness.lua"))
-        .arg(root().join("deploy/argocd/health.lua"))
-        .arg(object)
-        .output()
-        .expect("run lua5.1");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "health.lua failed on {}: {}{}",
-        object.display(),
-        stdout,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout.trim_end_matches('\n');
-    let (status, message) = line.split_once('\t').unwrap_or((line, ""));
-    (status.to_owned(), message.to_owned())
-}
-
-fn health_of(lua: &str, object: &Value) -> (String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("object.json");
-    std::fs::write(&path, serde_json::to_vec(object).unwrap()).unwrap();
-    health(lua, &path)
-}
+use support::argocd::{EXPECTED, fixtures_dir, health, health_of, lua};
 
 fn fixture(name: &str) -> Value {
     let path = fixtures_dir().join(format!("{name}.json"));
@@ -192,7 +125,7 @@ fn derived_cases() {
 
     // The matching generation makes the same object Healthy.
     let mut obj = fixture("stale-generation");
-    obj["metadata"]["generation"] = json!(2);
+    obj["metadata"]["generation"] = obj["status"]["observedGeneration"].clone();
     assert_eq!(health_of(lua, &obj).0, "Healthy");
 
     // Stalled beats a Ready=True left over (defensive; the controller never writes both).
@@ -233,7 +166,7 @@ fn derived_cases() {
         assert_eq!(health_of(lua, &obj).0, "Degraded", "{reason}");
     }
     for reason in ["Throttled", "Unavailable", "Progressing"] {
-        let mut obj = fixture("reconciling-throttled");
+        let mut obj = fixture("reconciling-unavailable");
         set_condition(&mut obj, "Ready", "False", reason);
         set_condition(&mut obj, "Reconciling", "True", reason);
         assert_eq!(health_of(lua, &obj).0, "Progressing", "{reason}");

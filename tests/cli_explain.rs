@@ -4,8 +4,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::bin::command as bucketcors;
 use serde_json::{Value, json};
+use support::bin::command as bucketcors;
 
 const UPLOADS: &str = "apiVersion: bucketcors.dev/v1alpha1
 kind: BucketCorsPolicy

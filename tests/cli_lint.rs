@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 mod support;
 
-use support::bin::command as bucketcors;
 use serde_json::{Value, json};
+use support::bin::command as bucketcors;
 
 const HEADER: &str = "apiVersion: bucketcors.dev/v1alpha1\nkind: BucketCorsPolicy\n";
 

@@ -69,25 +69,29 @@ access is cluster-wide (no watchNamespace and no rbac.secretNamespaces).
 {{- end }}
 {{- end }}
 
-{{/* The rules the controller needs on its own objects, in one namespace or cluster-wide. */}}
+{{/*
+The rules the controller needs on its own objects, in one namespace or cluster-wide. Each verb is
+one the controller calls (tests/chart_rbac.rs removes each and watches the controller fail):
+policies get (fresh status before a Restore capture), list/watch (cache), patch (finalizer);
+status patch (server-side apply); S3Endpoints list/watch (cache); Events create, patch (a
+repeated event becomes a series).
+*/}}
 {{- define "bucketcors.policyRules" -}}
 - apiGroups: ["bucketcors.dev"]
   resources: ["bucketcorspolicies"]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["bucketcors.dev"]
   resources: ["bucketcorspolicies/status"]
   verbs: ["patch"]
 - apiGroups: ["bucketcors.dev"]
-  resources: ["bucketcorspolicies/finalizers"]
-  verbs: ["update"]
-- apiGroups: ["bucketcors.dev"]
   resources: ["s3endpoints"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
 
+{{/* Secrets: get (credentials and CA bundles an endpoint names), list/watch (metadata, to notice changes). */}}
 {{- define "bucketcors.secretRules" -}}
 - apiGroups: [""]
   resources: ["secrets"]
