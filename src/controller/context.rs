@@ -147,7 +147,11 @@ impl Context {
 }
 
 fn api_error(e: kube::Error) -> ViewError {
-    ViewError(e.to_string())
+    let forbidden = matches!(&e, kube::Error::Api(s) if s.code == 403);
+    ViewError {
+        message: e.to_string(),
+        forbidden,
+    }
 }
 
 #[async_trait]
@@ -229,7 +233,7 @@ impl StatusSink for Context {
             policy.metadata.namespace.as_deref(),
             policy.metadata.name.as_deref(),
         ) else {
-            return Err(ViewError("policy without namespace or name".into()));
+            return Err(ViewError::new("policy without namespace or name"));
         };
         let api = Api::<BucketCorsPolicy>::namespaced(self.client.clone(), ns);
         let patch = serde_json::json!({

@@ -108,7 +108,7 @@ pub async fn resolve(
         let labels = view
             .namespace_labels(&policy_ns)
             .await
-            .map_err(|e| ReconcileError::Unavailable(e.to_string()))?
+            .map_err(ReconcileError::from)?
             .unwrap_or_default();
         let admitted = selector_admits(selector, &labels).map_err(|e| {
             ReconcileError::Forbidden(format!("{display}: invalid allowedNamespaces: {e}"))
@@ -240,7 +240,7 @@ async fn read_secret(
 ) -> Result<super::SecretData, ReconcileError> {
     view.secret(ns, name)
         .await
-        .map_err(|e| ReconcileError::Unavailable(e.to_string()))?
+        .map_err(ReconcileError::from)?
         .ok_or_else(|| ReconcileError::SecretNotFound(format!("Secret {ns}/{name} not found")))
 }
 

@@ -31,10 +31,36 @@ use crate::cors::{self, Plan};
 use crate::s3::{BucketRef, CorsStore, EndpointConfig, Operation, StoreErrorKind};
 use crate::status::{self, Observation, Reason, Summary};
 
-/// A Kubernetes API failure while reading or writing cluster objects. Always retried.
+/// A Kubernetes API failure while reading or writing cluster objects.
 #[derive(Debug, thiserror::Error)]
-#[error("Kubernetes API: {0}")]
-pub struct ViewError(pub String);
+#[error("Kubernetes API: {message}")]
+pub struct ViewError {
+    /// What failed.
+    pub message: String,
+    /// The controller's own identity lacks a permission (HTTP 403): retrying will not help
+    /// until someone grants it, so the policy is reported `Forbidden`, not `Unavailable`.
+    pub forbidden: bool,
+}
+
+impl ViewError {
+    /// A failure that may pass (retried).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            forbidden: false,
+        }
+    }
+}
+
+impl From<ViewError> for ReconcileError {
+    fn from(e: ViewError) -> Self {
+        if e.forbidden {
+            Self::Forbidden(format!("the controller may not read this: {}", e.message))
+        } else {
+            Self::Unavailable(e.to_string())
+        }
+    }
+}
 
 /// The data of a Secret and its resource version. `Debug` shows the keys, never the values.
 #[derive(Clone, Default)]

@@ -26,6 +26,8 @@ struct FakeView {
     secrets: Mutex<BTreeMap<(String, String), SecretData>>,
     /// What the API server has, when a test wants it to differ from the (stale) cached policy.
     fresh: Mutex<Option<BucketCorsPolicyStatus>>,
+    /// Secret reads fail as they do when RBAC does not grant them (403), or transiently.
+    secret_error: Mutex<Option<bool>>,
 }
 
 #[async_trait]
@@ -55,6 +57,12 @@ impl ClusterView for FakeView {
         Ok(self.namespaces.get(namespace).cloned())
     }
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<SecretData>, ViewError> {
+        if let Some(forbidden) = *self.secret_error.lock().unwrap() {
+            return Err(ViewError {
+                message: "secrets is forbidden".into(),
+                forbidden,
+            });
+        }
         Ok(self
             .secrets
             .lock()
@@ -742,6 +750,43 @@ async fn a_namespaced_endpoint_reads_only_its_own_secrets() {
     });
     assert_eq!(w.pass(&mut p, 0).await.reason, Reason::Forbidden);
     assert!(w.provider.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_secret_the_controller_may_not_read_stalls_and_a_passing_failure_retries() {
+    let mut w = World::new(Some(vec![]));
+    let sref = SecretReference {
+        name: "keys".into(),
+        namespace: None,
+    };
+    w.view.s3_endpoints.push(Arc::new(s3_endpoint(
+        "shop",
+        "gw",
+        "http://127.0.0.1:3",
+        Some(sref),
+    )));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.endpoint_ref = Some(EndpointRef {
+        kind: EndpointKind::S3Endpoint,
+        name: "gw".into(),
+    });
+
+    *w.view.secret_error.lock().unwrap() = Some(true);
+    let out = w.pass(&mut p, 0).await;
+    assert_eq!(out.reason, Reason::Forbidden);
+    assert!(
+        !out.retry(),
+        "a missing permission is not retried with backoff"
+    );
+
+    *w.view.secret_error.lock().unwrap() = Some(false);
+    let out = w.pass(&mut p, 10).await;
+    assert_eq!(out.reason, Reason::Unavailable);
+    assert!(out.retry());
+    assert!(
+        w.provider.seen.lock().unwrap().is_empty(),
+        "no store without credentials"
+    );
 }
 
 #[tokio::test]
