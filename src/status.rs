@@ -63,6 +63,25 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 15] = [
+        Self::InSync,
+        Self::Applied,
+        Self::InvalidSpec,
+        Self::AccessDenied,
+        Self::NoSuchBucket,
+        Self::Conflict,
+        Self::CorsNotSupported,
+        Self::EndpointNotFound,
+        Self::SecretNotFound,
+        Self::Forbidden,
+        Self::Throttled,
+        Self::Unavailable,
+        Self::Progressing,
+        Self::DriftReported,
+        Self::Suspended,
+    ];
+
     /// The reason as written in conditions and events.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -485,29 +504,12 @@ mod tests {
 
     #[test]
     fn reconciling_and_stalled_are_never_both_true() {
-        use Reason::*;
-        for r in [
-            InSync,
-            Applied,
-            InvalidSpec,
-            AccessDenied,
-            NoSuchBucket,
-            Conflict,
-            CorsNotSupported,
-            EndpointNotFound,
-            SecretNotFound,
-            Forbidden,
-            Throttled,
-            Unavailable,
-            Progressing,
-            DriftReported,
-            Suspended,
-        ] {
+        for r in Reason::ALL {
             let c = conditions(&[], Some(1), &Summary::new(r, "m"), at(0));
             let t = |ty: &str| c.iter().find(|x| x.type_ == ty).unwrap().status.clone();
             assert!(!(t(RECONCILING) == "True" && t(STALLED) == "True"), "{r}");
             assert!(c.iter().all(|x| x.reason == r.as_str()));
-            if r == Suspended {
+            if r == Reason::Suspended {
                 assert_eq!(t(READY), "Unknown");
             }
         }
