@@ -62,8 +62,8 @@ fn bad(name: &'static str, spec: Value, field: &'static str, by: By) -> Case {
     }
 }
 
-/// The same as [`ok`] and [`bad`], for another kind.
 impl Case {
+    /// This case as an object of `kind` ([`ok`] and [`bad`] make policies).
     fn of(mut self, kind: Kind) -> Case {
         self.kind = kind;
         self
