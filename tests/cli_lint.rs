@@ -122,8 +122,10 @@ fn the_examples_lint_clean() {
         let bytes = p["xmlBytes"].as_u64().unwrap();
         assert!(bytes > 200 && bytes < 65536, "{p}");
     }
-    assert_eq!(report["skipped"][0]["kind"], json!("ClusterS3Endpoint"));
-    assert_eq!(report["skipped"][0]["name"], json!("ibm-cos-us-south"));
+    assert_eq!(report["endpoints"][0]["kind"], json!("ClusterS3Endpoint"));
+    assert_eq!(report["endpoints"][0]["name"], json!("ibm-cos-us-south"));
+    assert_eq!(report["endpoints"][0]["valid"], json!(true));
+    assert_eq!(report["skipped"], json!([]));
 
     let out = bucketcors().arg("lint").args(&files).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -135,8 +137,173 @@ fn the_examples_lint_clean() {
     .unwrap();
     assert!(pattern.is_match(first), "{stdout}");
     assert!(
-        stdout.ends_with("3 policies checked, 0 invalid; 0 errors, 0 warnings\n"),
+        stdout.ends_with("3 policies and 1 endpoint checked, 0 invalid; 0 errors, 0 warnings\n"),
         "{stdout}"
+    );
+}
+
+/// An endpoint document of `kind` (`S3Endpoint` in namespace demo, or `ClusterS3Endpoint`)
+/// whose spec is `spec` (YAML flow mapping).
+fn endpoint(kind: &str, spec: &str) -> String {
+    let metadata = match kind {
+        "S3Endpoint" => "{name: store, namespace: demo}",
+        _ => "{name: store}",
+    };
+    format!(
+        "apiVersion: bucketcors.dev/v1alpha1\nkind: {kind}\nmetadata: {metadata}\nspec: {spec}\n"
+    )
+}
+
+#[test]
+fn an_invalid_endpoint_next_to_a_valid_policy_is_an_error() {
+    for kind in ["S3Endpoint", "ClusterS3Endpoint"] {
+        let text = format!(
+            "{}---\n{}",
+            policy("p", GOOD_SPEC),
+            endpoint(kind, "{region: us-east-1, checksum: MD5}")
+        );
+        assert_rejected(&text, 2, "spec.checksum", "MD5");
+        let (_, _, report) = lint_errors(&text);
+        assert_eq!(report["policies"][0]["valid"], json!(true), "{report}");
+        assert_eq!(
+            report["endpoints"],
+            json!([]),
+            "not readable as an endpoint"
+        );
+    }
+}
+
+#[test]
+fn endpoint_field_errors_name_the_field() {
+    let cases = [
+        (
+            "S3Endpoint",
+            "{region: x, credentials: {source: Vault}}",
+            "spec.credentials.source",
+            "Vault",
+        ),
+        (
+            "ClusterS3Endpoint",
+            "{region: x, rateLimit: {requestsPerSecond: fast}}",
+            "spec.rateLimit.requestsPerSecond",
+            "fast",
+        ),
+        ("S3Endpoint", "{checksum: Auto}", "spec", "region"),
+        // What the schema and CEL check.
+        (
+            "S3Endpoint",
+            "{region: x, credentials: {source: Secret}}",
+            "spec.credentials",
+            "secretRef is required",
+        ),
+        (
+            "ClusterS3Endpoint",
+            "{region: x, url: 'ftp://s3.example.com'}",
+            "spec.url",
+            "http",
+        ),
+        ("S3Endpoint", "{region: ''}", "spec.region", "empty"),
+        (
+            "ClusterS3Endpoint",
+            "{region: x, rateLimit: {requestsPerSecond: 0}}",
+            "spec.rateLimit.requestsPerSecond",
+            "1 to 100000",
+        ),
+        (
+            "ClusterS3Endpoint",
+            "{region: x, credentials: {source: Secret, secretRef: {name: keys}}}",
+            "spec.credentials.secretRef.namespace",
+            "required on a ClusterS3Endpoint",
+        ),
+        (
+            "ClusterS3Endpoint",
+            "{region: x, tls: {caSecretRef: {name: ca}}}",
+            "spec.tls.caSecretRef.namespace",
+            "required on a ClusterS3Endpoint",
+        ),
+        // What only the controller would refuse.
+        (
+            "S3Endpoint",
+            "{region: x, credentials: {source: Secret, secretRef: {name: keys, namespace: other}}}",
+            "spec.credentials.secretRef.namespace",
+            "own namespace",
+        ),
+    ];
+    for (kind, spec, path, needle) in cases {
+        let text = format!("{}---\n{}", policy("p", GOOD_SPEC), endpoint(kind, spec));
+        assert_rejected(&text, 2, path, needle);
+    }
+}
+
+#[test]
+fn a_password_in_an_endpoint_url_is_an_error_that_does_not_repeat_it() {
+    let text = endpoint(
+        "ClusterS3Endpoint",
+        "{region: x, url: 'https://AKIAKEY:hunter2secret@s3.example.com'}",
+    );
+    assert_rejected(&text, 1, "spec.url", "credentials");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "e.yaml", &text);
+    for output in ["text", "json"] {
+        let out = bucketcors()
+            .args(["lint", "--output", output])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains("hunter2secret"), "{all}");
+    }
+}
+
+#[test]
+fn valid_endpoints_are_reported_as_checked() {
+    let text = format!(
+        "{}---\n{}---\n{}",
+        endpoint(
+            "S3Endpoint",
+            "{url: 'http://127.0.0.1:9000', region: us-east-1, forcePathStyle: true, checksum: ContentMD5}"
+        ),
+        endpoint(
+            "ClusterS3Endpoint",
+            "{region: us-south, credentials: {source: Secret, secretRef: {name: k, namespace: ops}}, allowedNamespaces: {matchLabels: {team: shop}}}"
+        ),
+        policy("p", GOOD_SPEC)
+    );
+    let (code, errors, report) = lint_errors(&text);
+    assert_eq!((code, errors), (0, vec![]), "{report}");
+    let file = report["policies"][0]["file"].clone();
+    assert_eq!(
+        report["endpoints"],
+        json!([
+            {"file": file, "document": 1, "kind": "S3Endpoint", "name": "store", "namespace": "demo", "valid": true},
+            {"file": file, "document": 2, "kind": "ClusterS3Endpoint", "name": "store", "namespace": null, "valid": true},
+        ])
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "all.yaml", &text);
+    let out = bucketcors().arg("lint").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("ok  {} (document 1) S3Endpoint store", path.display())
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "ok  {} (document 2) ClusterS3Endpoint store",
+            path.display()
+        )
+    );
+    assert_eq!(
+        lines[3],
+        "1 policy and 2 endpoints checked, 0 invalid; 0 errors, 0 warnings"
     );
 }
 

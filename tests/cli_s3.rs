@@ -461,3 +461,112 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
     let shown = format!("{store:?}");
     assert!(!shown.contains(SECRET) && !shown.contains(TOKEN), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_keeps_the_expected_bucket_owner_and_apply_sends_it() {
+    let Some((s, dir)) = cli("export_keeps_the_expected_bucket_owner_and_apply_sends_it").await
+    else {
+        return;
+    };
+    let cli = Cli {
+        server: &s,
+        proxy: RecordingProxy::start(&s.url).await,
+    };
+    // moto's account; the owner check passes, and the header is what matters here.
+    const OWNER: &str = "123456789012";
+    let bucket = s.new_bucket("cliowner").await;
+    let mut args = vec![
+        "export".to_owned(),
+        "--bucket".into(),
+        bucket.clone(),
+        "--expected-bucket-owner".into(),
+        OWNER.into(),
+    ];
+    args.extend(s3_flags(&cli.proxy.url));
+    let out = bucketcors(args, &s.access_key, &s.secret_key, vec![]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let yaml = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(
+        yaml.contains(&format!("expectedBucketOwner: '{OWNER}'")),
+        "{yaml}"
+    );
+    let owners = |cli: &Cli| -> Vec<Option<String>> {
+        cli.proxy
+            .requests()
+            .iter()
+            .filter(|r| r.is_for_bucket(&bucket))
+            .map(|r| r.header("x-amz-expected-bucket-owner").map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(owners(&cli), [Some(OWNER.to_owned())], "export's read");
+
+    // The exported policy carries the owner, so plan and apply send it too.
+    cli.proxy.clear();
+    let file = dir.path().join("exported.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    for command in ["plan", "apply"] {
+        let out = cli.run(command, &file, &[]).await;
+        assert_eq!(code(&out), 0, "{command}: {}", text(&out));
+    }
+    let sent = owners(&cli);
+    assert!(
+        !sent.is_empty() && sent.iter().all(|o| o.as_deref() == Some(OWNER)),
+        "{sent:?}"
+    );
+}
+
+/// Needs no server: the URL is refused before any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_the_endpoint_url_is_refused_and_never_printed() {
+    const PASSWORD: &str = "hunter2recognisable";
+    let url = format!("http://AKIAUSER:{PASSWORD}@127.0.0.1:9");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(&file, policy("web", "some-bucket", "", RULES)).unwrap();
+    let runs = [
+        vec![
+            "plan".to_owned(),
+            file.display().to_string(),
+            "--endpoint-url".into(),
+            url.clone(),
+        ],
+        vec![
+            "apply".to_owned(),
+            file.display().to_string(),
+            "--endpoint-url".into(),
+            url.clone(),
+        ],
+        vec![
+            "export".to_owned(),
+            "--bucket".into(),
+            "some-bucket".into(),
+            "--endpoint-url".into(),
+            url.clone(),
+        ],
+    ];
+    for args in runs {
+        let command = args[0].clone();
+        let out = bucketcors(
+            args,
+            "AKIAEXAMPLE",
+            "secret",
+            vec![("RUST_LOG", "debug".into())],
+        )
+        .await;
+        let all = text(&out);
+        assert_eq!(code(&out), 1, "{command}: {all}");
+        assert!(all.contains("credentials"), "{command}: {all}");
+        assert!(all.contains("***@127.0.0.1:9"), "{command}: {all}");
+        assert!(!all.contains(PASSWORD), "{command}: {all}");
+    }
+    // Through the environment as well.
+    let out = bucketcors(
+        vec!["plan".into(), file.display().to_string()],
+        "AKIAEXAMPLE",
+        "secret",
+        vec![("AWS_ENDPOINT_URL_S3", url.clone())],
+    )
+    .await;
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(!text(&out).contains(PASSWORD), "{}", text(&out));
+}

@@ -1,11 +1,12 @@
 //! Every document under `examples/` is a valid object of its kind: policies pass the Rust
-//! validation and their CRD's CEL rules; endpoints (which `lint` skips) deserialize and pass
-//! theirs.
+//! validation and their CRD's CEL rules; endpoints pass the checks `lint` runs on them and
+//! their CRD's CEL rules.
 
 use std::path::Path;
 
 use bucketcors::api::{BucketCorsPolicy, ClusterS3Endpoint, S3Endpoint};
 use bucketcors::cors::validate_spec;
+use bucketcors::s3::{validate_cluster_s3_endpoint, validate_s3_endpoint};
 use serde::Deserialize as _;
 
 #[test]
@@ -41,12 +42,14 @@ fn every_example_document_is_valid() {
                 }
                 "ClusterS3Endpoint" => {
                     let endpoint: ClusterS3Endpoint = serde_yaml_ng::from_value(value).unwrap();
+                    assert_eq!(validate_cluster_s3_endpoint(&endpoint), vec![], "{at}");
                     endpoint
                         .validate_cel()
                         .unwrap_or_else(|e| panic!("{at}: {e}"));
                 }
                 "S3Endpoint" => {
                     let endpoint: S3Endpoint = serde_yaml_ng::from_value(value).unwrap();
+                    assert_eq!(validate_s3_endpoint(&endpoint), vec![], "{at}");
                     endpoint
                         .validate_cel()
                         .unwrap_or_else(|e| panic!("{at}: {e}"));

@@ -301,6 +301,26 @@ async fn answers_the_servers_never_give_are_classified_and_retried_only_when_tra
             StoreErrorKind::InvalidConfiguration,
             1,
         ),
+        // What some stores without bucket CORS answer.
+        (
+            405,
+            error_xml(
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            ),
+            StoreErrorKind::NotImplemented,
+            1,
+        ),
+        // AWS, for a bucket in another region than the one signed for.
+        (
+            301,
+            error_xml(
+                "PermanentRedirect",
+                "The bucket you are attempting to access must be addressed using the specified endpoint.",
+            ),
+            StoreErrorKind::WrongRegion,
+            1,
+        ),
     ];
     for (status, body, kind, attempts) in cases {
         proxy.clear();
@@ -313,6 +333,18 @@ async fn answers_the_servers_never_give_are_classified_and_retried_only_when_tra
             err.message
         );
         assert_eq!(proxy.requests().len(), attempts, "{status}: attempts");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert!(
+            cause.is_some(),
+            "{status}: the SDK error is kept as the source"
+        );
+        if kind == StoreErrorKind::WrongRegion {
+            assert!(
+                err.message.contains("set the endpoint's region"),
+                "{}",
+                err.message
+            );
+        }
     }
 
     // A store that reports a method outside the five S3 knows.

@@ -1,6 +1,8 @@
-//! One table of accepted and rejected policy specs, checked by both validations:
+//! One table of accepted and rejected specs of every kind, checked by both validations:
 //!
-//! - the Rust validation the CLI and controller run (`serde` plus `cors::validate_spec`), and
+//! - the Rust validation the CLI and controller run (`serde` plus `cors::validate_spec` for
+//!   policies; for endpoints, what `lint` runs: `cli::input` plus the `s3::validate_*` checks),
+//!   and
 //! - what the API server runs: the generated CRD's OpenAPI schema keywords (checked here by a
 //!   small walker over the CRD JSON) and its CEL rules (kube's client-side `validate_cel`).
 //!
@@ -8,10 +10,19 @@
 //! from the CRD, or a CEL rule that stops working, fails here; and every case must be rejected
 //! by Rust at the same field, so the two cannot drift apart.
 
-use bucketcors::api::BucketCorsPolicy;
+use bucketcors::api::{BucketCorsPolicy, ClusterS3Endpoint, S3Endpoint};
+use bucketcors::cli::input::{Loaded, parse_into};
 use bucketcors::cors::validate_spec;
 use kube::CustomResourceExt as _;
 use serde_json::{Value, json};
+
+/// The kind a case is an object of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Policy,
+    S3Endpoint,
+    ClusterS3Endpoint,
+}
 
 /// Which server-side mechanism must reject a case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +37,7 @@ enum By {
 
 struct Case {
     name: &'static str,
+    kind: Kind,
     spec: Value,
     /// `None` for a valid spec; else the field Rust names, and the mechanism that rejects it
     /// on the server (whose path is this field or a parent of it).
@@ -35,6 +47,7 @@ struct Case {
 fn ok(name: &'static str, spec: Value) -> Case {
     Case {
         name,
+        kind: Kind::Policy,
         spec,
         invalid: None,
     }
@@ -43,9 +56,27 @@ fn ok(name: &'static str, spec: Value) -> Case {
 fn bad(name: &'static str, spec: Value, field: &'static str, by: By) -> Case {
     Case {
         name,
+        kind: Kind::Policy,
         spec,
         invalid: Some((field, by)),
     }
+}
+
+impl Case {
+    /// This case as an object of `kind` ([`ok`] and [`bad`] make policies).
+    fn of(mut self, kind: Kind) -> Case {
+        self.kind = kind;
+        self
+    }
+}
+
+/// An endpoint spec: a region plus `patch` merged in at the top level.
+fn endpoint(patch: Value) -> Value {
+    let mut s = json!({"region": "us-east-1"});
+    for (k, v) in patch.as_object().unwrap() {
+        s[k] = v.clone();
+    }
+    s
 }
 
 fn rule() -> Value {
@@ -150,6 +181,14 @@ fn cases() -> Vec<Case> {
             Cel,
         ),
         bad("origin of two stars only", with(json!({"allowedOrigins": ["**"]})), "spec.rules[0].allowedOrigins[0]", Cel),
+        // RE2's `.` does not match a newline: a rule written with `.*` lets these through.
+        bad(
+            "origin with two stars around a newline",
+            with(json!({"allowedOrigins": ["https://a*\n*.example"]})),
+            "spec.rules[0].allowedOrigins[0]",
+            Cel,
+        ),
+        bad("origin of star, newline, star", with(json!({"allowedOrigins": ["*\n*"]})), "spec.rules[0].allowedOrigins[0]", Cel),
         bad("empty origin", with(json!({"allowedOrigins": [""]})), "spec.rules[0].allowedOrigins[0]", Schema),
         bad("origin of 1025 characters", with(json!({"allowedOrigins": [long(1025)]})), "spec.rules[0].allowedOrigins[0]", Schema),
         bad(
@@ -168,6 +207,7 @@ fn cases() -> Vec<Case> {
         bad("unknown method", with(json!({"allowedMethods": ["GET", "PATCH"]})), "spec.rules[0].allowedMethods[1]", Schema),
         bad("lower-case method", with(json!({"allowedMethods": ["get"]})), "spec.rules[0].allowedMethods[0]", Schema),
         bad("allowed header with two stars", with(json!({"allowedHeaders": ["x-*-*"]})), "spec.rules[0].allowedHeaders[0]", Cel),
+        bad("allowed header with two stars around a newline", with(json!({"allowedHeaders": ["x-*\n*"]})), "spec.rules[0].allowedHeaders[0]", Cel),
         bad("empty allowed header", with(json!({"allowedHeaders": [""]})), "spec.rules[0].allowedHeaders[0]", Schema),
         bad(
             "101 allowed headers",
@@ -191,6 +231,10 @@ fn cases() -> Vec<Case> {
         bad("empty expected owner", spec_with(json!({"expectedBucketOwner": ""})), "spec.expectedBucketOwner", Schema),
         bad("empty endpoint name", spec_with(json!({"endpointRef": {"name": ""}})), "spec.endpointRef.name", Schema),
         bad("unknown endpoint kind", spec_with(json!({"endpointRef": {"kind": "Bucket", "name": "x"}})), "spec.endpointRef.kind", Schema),
+        bad("unknown drift policy", spec_with(json!({"driftPolicy": "Sometimes"})), "spec.driftPolicy", Schema),
+        bad("lower-case drift policy", spec_with(json!({"driftPolicy": "report"})), "spec.driftPolicy", Schema),
+        bad("unknown deletion policy", spec_with(json!({"deletionPolicy": "Orphan"})), "spec.deletionPolicy", Schema),
+        bad("lower-case deletion policy", spec_with(json!({"deletionPolicy": "retain"})), "spec.deletionPolicy", Schema),
         bad(
             "XML document over 64 KiB",
             spec(
@@ -202,13 +246,261 @@ fn cases() -> Vec<Case> {
             RustOnly,
         ),
     ]
+    .into_iter()
+    .chain(endpoint_cases())
+    .collect()
+}
+
+/// `S3Endpoint` and `ClusterS3Endpoint` specs. Both kinds share their settings, so most cases
+/// run as both.
+fn endpoint_cases() -> Vec<Case> {
+    use By::*;
+    use Kind::{ClusterS3Endpoint as Cluster, S3Endpoint as Namespaced};
+    let both = |case: fn() -> Case| [case().of(Namespaced), case().of(Cluster)];
+    let full = json!({
+        "url": "https://s3.us-south.cloud-object-storage.appdomain.cloud",
+        "region": "us-south",
+        "forcePathStyle": true,
+        "checksum": "ContentMD5",
+        "credentials": {
+            "source": "Secret",
+            "secretRef": {"name": "cos-hmac", "namespace": "demo"},
+            "assumeRole": {"roleArn": "arn:aws:iam::123456789012:role/cors", "externalId": "x", "sessionName": "s"}
+        },
+        "tls": {"caSecretRef": {"name": "ca", "namespace": "demo", "key": "ca.crt"}},
+        "rateLimit": {"requestsPerSecond": 50, "burst": 100}
+    });
+    let mut cases = vec![
+        ok("every endpoint field", full.clone()).of(Namespaced),
+        ok("every endpoint field", {
+            let mut c = full;
+            c["allowedNamespaces"] = json!({"matchLabels": {"team": "shop"}});
+            c
+        })
+        .of(Cluster),
+        ok("a Secret in the endpoint's own namespace by default", endpoint(json!({
+            "credentials": {"source": "Secret", "secretRef": {"name": "keys"}}
+        })))
+        .of(Namespaced),
+        bad(
+            "a Secret in another namespace",
+            endpoint(json!({"credentials": {"source": "Secret", "secretRef": {"name": "keys", "namespace": "other"}}})),
+            "spec.credentials.secretRef.namespace",
+            RustOnly,
+        )
+        .of(Namespaced),
+        bad(
+            "secretRef without a namespace",
+            endpoint(json!({"credentials": {"source": "Secret", "secretRef": {"name": "keys"}}})),
+            "spec.credentials.secretRef.namespace",
+            Cel,
+        )
+        .of(Cluster),
+        bad(
+            "caSecretRef without a namespace",
+            endpoint(json!({"tls": {"caSecretRef": {"name": "ca"}}})),
+            "spec.tls.caSecretRef.namespace",
+            Cel,
+        )
+        .of(Cluster),
+    ];
+    for checksum in [
+        "Auto",
+        "CRC32",
+        "CRC32C",
+        "SHA1",
+        "SHA256",
+        "CRC64NVME",
+        "ContentMD5",
+    ] {
+        for kind in [Namespaced, Cluster] {
+            cases.push(
+                ok(
+                    "every checksum mode",
+                    endpoint(json!({"checksum": checksum})),
+                )
+                .of(kind),
+            );
+        }
+    }
+    let shared: [fn() -> Case; 21] = [
+        || ok("a region only", endpoint(json!({}))),
+        || {
+            ok(
+                "an http URL with a port",
+                endpoint(json!({"url": "http://127.0.0.1:9000"})),
+            )
+        },
+        || {
+            ok(
+                "an @ in the URL's path",
+                endpoint(json!({"url": "https://s3.example.com/a@b"})),
+            )
+        },
+        || {
+            ok(
+                "default credentials",
+                endpoint(json!({"credentials": {"source": "Default"}})),
+            )
+        },
+        || {
+            ok(
+                "burst omitted",
+                endpoint(json!({"rateLimit": {"requestsPerSecond": 1}})),
+            )
+        },
+        || {
+            bad(
+                "unknown checksum",
+                endpoint(json!({"checksum": "MD5"})),
+                "spec.checksum",
+                Schema,
+            )
+        },
+        || {
+            bad(
+                "lower-case checksum",
+                endpoint(json!({"checksum": "crc32"})),
+                "spec.checksum",
+                Schema,
+            )
+        },
+        || {
+            bad(
+                "unknown credentials source",
+                endpoint(json!({"credentials": {"source": "Vault"}})),
+                "spec.credentials.source",
+                Schema,
+            )
+        },
+        || {
+            bad(
+                "source Secret without secretRef",
+                endpoint(json!({"credentials": {"source": "Secret"}})),
+                "spec.credentials",
+                Cel,
+            )
+        },
+        || {
+            bad(
+                "an ftp URL",
+                endpoint(json!({"url": "ftp://s3.example.com"})),
+                "spec.url",
+                Cel,
+            )
+        },
+        || {
+            bad(
+                "a URL without scheme",
+                endpoint(json!({"url": "s3.example.com"})),
+                "spec.url",
+                Cel,
+            )
+        },
+        || {
+            bad(
+                "a URL with user and password",
+                endpoint(json!({"url": "https://AKIA:secret@s3.example.com"})),
+                "spec.url",
+                Cel,
+            )
+        },
+        || {
+            bad(
+                "a URL with a user",
+                endpoint(json!({"url": "http://admin@127.0.0.1:9000/"})),
+                "spec.url",
+                Cel,
+            )
+        },
+        || {
+            bad(
+                "a URL with a query",
+                endpoint(json!({"url": "https://s3.example.com/?x=1"})),
+                "spec.url",
+                RustOnly,
+            )
+        },
+        || {
+            bad(
+                "an empty region",
+                endpoint(json!({"region": ""})),
+                "spec.region",
+                Schema,
+            )
+        },
+        || {
+            bad(
+                "a region of 65 characters",
+                endpoint(json!({"region": "r".repeat(65)})),
+                "spec.region",
+                Schema,
+            )
+        },
+        || {
+            bad(
+                "an empty secret name",
+                endpoint(json!({"credentials": {"secretRef": {"name": "", "namespace": "demo"}}})),
+                "spec.credentials.secretRef.name",
+                Schema,
+            )
+        },
+        || {
+            bad(
+                "a role ARN of 19 characters",
+                endpoint(json!({"credentials": {"assumeRole": {"roleArn": "a".repeat(19)}}})),
+                "spec.credentials.assumeRole.roleArn",
+                Schema,
+            )
+        },
+        || {
+            bad(
+                "zero requests per second",
+                endpoint(json!({"rateLimit": {"requestsPerSecond": 0}})),
+                "spec.rateLimit.requestsPerSecond",
+                Schema,
+            )
+        },
+        || {
+            bad(
+                "a burst above 100000",
+                endpoint(json!({"rateLimit": {"requestsPerSecond": 1, "burst": 100001}})),
+                "spec.rateLimit.burst",
+                Schema,
+            )
+        },
+        || {
+            bad(
+                "an empty CA secret name",
+                endpoint(json!({"tls": {"caSecretRef": {"name": "", "namespace": "demo"}}})),
+                "spec.tls.caSecretRef.name",
+                Schema,
+            )
+        },
+    ];
+    for case in shared {
+        cases.extend(both(case));
+    }
+    cases
 }
 
 fn object(spec: &Value) -> Value {
+    object_of(Kind::Policy, spec)
+}
+
+fn object_of(kind: Kind, spec: &Value) -> Value {
+    let (kind, metadata) = match kind {
+        Kind::Policy => (
+            "BucketCorsPolicy",
+            json!({"name": "p", "namespace": "demo"}),
+        ),
+        Kind::S3Endpoint => ("S3Endpoint", json!({"name": "e", "namespace": "demo"})),
+        Kind::ClusterS3Endpoint => ("ClusterS3Endpoint", json!({"name": "e"})),
+    };
     json!({
         "apiVersion": "bucketcors.dev/v1alpha1",
-        "kind": "BucketCorsPolicy",
-        "metadata": {"name": "p", "namespace": "demo"},
+        "kind": kind,
+        "metadata": metadata,
         "spec": spec
     })
 }
@@ -222,8 +514,19 @@ fn covers(parent: &str, field: &str) -> bool {
 }
 
 /// The fields Rust rejects: the serde path when the object does not deserialize, else the
-/// paths of `validate_spec`.
-fn rust_rejects(spec: &Value) -> Vec<String> {
+/// paths of `validate_spec`. Endpoints go through the reader `lint` uses, which names fields
+/// that `#[serde(flatten)]` would otherwise hide, and then through their checks.
+fn rust_rejects(kind: Kind, spec: &Value) -> Vec<String> {
+    if kind != Kind::Policy {
+        let mut loaded = Loaded::default();
+        let yaml = serde_yaml_ng::to_string(&object_of(kind, spec)).unwrap();
+        parse_into("case.yaml", &yaml, &mut loaded);
+        let mut paths: Vec<String> = loaded.errors.into_iter().map(|e| e.path).collect();
+        for doc in loaded.endpoints {
+            paths.extend(doc.endpoint.validate().into_iter().map(|i| i.path));
+        }
+        return paths;
+    }
     match serde_path_to_error::deserialize::<_, BucketCorsPolicy>(object(spec)) {
         Err(err) => vec![err.path().to_string()],
         Ok(policy) => validate_spec(&policy.spec)
@@ -233,18 +536,47 @@ fn rust_rejects(spec: &Value) -> Vec<String> {
     }
 }
 
-/// The paths CEL rejects, via kube's generated `validate_cel`; `None` when the object cannot be
-/// built as a typed `BucketCorsPolicy` (a schema-level type error comes first on the server).
-fn cel_rejects(spec: &Value) -> Option<Vec<String>> {
-    let policy: BucketCorsPolicy = serde_json::from_value(object(spec)).ok()?;
-    Some(match policy.validate_cel() {
+/// The `(path, message)` of every CEL rule that fails, via kube's generated `validate_cel`;
+/// `None` when the object cannot be built as its type (a schema-level type error comes first on
+/// the server).
+fn cel_errors(kind: Kind, spec: &Value) -> Option<Vec<(String, String)>> {
+    let object = object_of(kind, spec);
+    let result = match kind {
+        Kind::Policy => serde_json::from_value::<BucketCorsPolicy>(object)
+            .ok()?
+            .validate_cel(),
+        Kind::S3Endpoint => serde_json::from_value::<S3Endpoint>(object)
+            .ok()?
+            .validate_cel(),
+        Kind::ClusterS3Endpoint => serde_json::from_value::<ClusterS3Endpoint>(object)
+            .ok()?
+            .validate_cel(),
+    };
+    Some(match result {
         Ok(()) => vec![],
-        Err(errors) => errors.iter().map(|e| e.field_path.clone()).collect(),
+        Err(errors) => errors
+            .iter()
+            .map(|e| (e.field_path.clone(), e.message.clone()))
+            .collect(),
     })
 }
 
+/// The paths CEL rejects (see [`cel_errors`]).
+fn cel_rejects(kind: Kind, spec: &Value) -> Option<Vec<String>> {
+    cel_errors(kind, spec).map(|errors| errors.into_iter().map(|(path, _)| path).collect())
+}
+
 fn crd_schema() -> Value {
-    let crd = serde_json::to_value(BucketCorsPolicy::crd()).unwrap();
+    crd_schema_of(Kind::Policy)
+}
+
+fn crd_schema_of(kind: Kind) -> Value {
+    let crd = match kind {
+        Kind::Policy => BucketCorsPolicy::crd(),
+        Kind::S3Endpoint => S3Endpoint::crd(),
+        Kind::ClusterS3Endpoint => ClusterS3Endpoint::crd(),
+    };
+    let crd = serde_json::to_value(crd).unwrap();
     crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
 }
 
@@ -322,14 +654,19 @@ fn schema_rejects(schema: &Value, value: &Value, path: &str, out: &mut Vec<Strin
 
 #[test]
 fn rust_and_api_server_validation_agree_on_every_case() {
-    let schema = crd_schema();
     let mut failures = Vec::new();
     for case in cases() {
-        let rust = rust_rejects(&case.spec);
-        let cel = cel_rejects(&case.spec);
+        let rust = rust_rejects(case.kind, &case.spec);
+        let cel = cel_rejects(case.kind, &case.spec);
         let mut structural = Vec::new();
-        schema_rejects(&schema, &object(&case.spec), "", &mut structural);
-        let mut problem = |what: String| failures.push(format!("{}: {what}", case.name));
+        schema_rejects(
+            &crd_schema_of(case.kind),
+            &object_of(case.kind, &case.spec),
+            "",
+            &mut structural,
+        );
+        let mut problem =
+            |what: String| failures.push(format!("{:?} {}: {what}", case.kind, case.name));
         match case.invalid {
             None => {
                 if !rust.is_empty() {
@@ -377,19 +714,44 @@ fn rust_and_api_server_validation_agree_on_every_case() {
 #[test]
 fn the_table_covers_both_mechanisms() {
     let cases = cases();
-    let count = |by: By| {
+    let count = |kind: Kind, by: By| {
         cases
             .iter()
-            .filter(|c| c.invalid.is_some_and(|(_, b)| b == by))
+            .filter(|c| c.kind == kind && c.invalid.is_some_and(|(_, b)| b == by))
             .count()
     };
-    assert!(count(By::Cel) >= 6, "CEL cases: {}", count(By::Cel));
-    assert!(
-        count(By::Schema) >= 15,
-        "schema cases: {}",
-        count(By::Schema)
-    );
-    assert_eq!(count(By::RustOnly), 1);
+    let accepted = |kind: Kind| {
+        cases
+            .iter()
+            .filter(|c| c.kind == kind && c.invalid.is_none())
+            .count()
+    };
+    assert!(count(Kind::Policy, By::Cel) >= 6);
+    assert!(count(Kind::Policy, By::Schema) >= 15);
+    assert_eq!(count(Kind::Policy, By::RustOnly), 1);
+    for kind in [Kind::S3Endpoint, Kind::ClusterS3Endpoint] {
+        assert!(count(kind, By::Cel) >= 5, "{kind:?}");
+        assert!(count(kind, By::Schema) >= 10, "{kind:?}");
+        assert!(accepted(kind) >= 10, "{kind:?}");
+    }
+}
+
+#[test]
+fn every_endpoint_cel_rule_is_exercised() {
+    // Each rule in the endpoint CRDs must reject at least one case, so a rule that stops
+    // working (or a new one without a case) shows here.
+    for kind in [Kind::S3Endpoint, Kind::ClusterS3Endpoint] {
+        let schema = serde_json::to_string(&crd_schema_of(kind)).unwrap();
+        let rules = schema.matches("\"rule\":").count();
+        let messages: std::collections::BTreeSet<String> = cases()
+            .iter()
+            .filter(|c| c.kind == kind)
+            .filter_map(|c| cel_errors(kind, &c.spec))
+            .flatten()
+            .map(|(_, message)| message)
+            .collect();
+        assert_eq!(messages.len(), rules, "{kind:?}: {messages:#?}");
+    }
 }
 
 #[test]

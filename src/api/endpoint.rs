@@ -13,6 +13,9 @@ pub struct EndpointSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = kube::core::Rule::new("isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))")
         .message("url must be an http:// or https:// URL"))]
+    // A password in the URL would be shown wherever the URL is (status, events, logs).
+    #[x_kube(validation = kube::core::Rule::new("!self.matches('^https?://[^/?#]*@')")
+        .message("url must not contain credentials (user:password@); use credentials.secretRef"))]
     pub url: Option<String>,
 
     /// Region used to sign requests (SigV4 needs one even for S3-compatible stores,
@@ -218,6 +221,10 @@ pub struct S3EndpointSpec {
 #[x_kube(validation = kube::core::Rule::new(
     "!has(self.credentials) || !has(self.credentials.secretRef) || has(self.credentials.secretRef.__namespace__)"
 ).message("credentials.secretRef.namespace is required on a ClusterS3Endpoint"))]
+// A cluster-scoped object has no namespace to default to; the controller would refuse it.
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.tls) || !has(self.tls.caSecretRef) || has(self.tls.caSecretRef.__namespace__)"
+).message("tls.caSecretRef.namespace is required on a ClusterS3Endpoint"))]
 pub struct ClusterS3EndpointSpec {
     /// Connection settings.
     #[serde(flatten)]

@@ -85,7 +85,9 @@ pub struct CorsRule {
     /// Each entry may contain at most one `*` wildcard, which matches any run of characters
     /// (`https://*.example.com`, or `*` for every origin). Matching is case-sensitive.
     #[schemars(length(min = 1, max = 100), inner(length(min = 1, max = 1024)))]
-    #[x_kube(validation = kube::core::Rule::new("self.all(o, !o.matches('[*].*[*]'))")
+    // `[^*]*` rather than `.*`: RE2's `.` does not match a newline, so `.*` would let
+    // "a*\n*b" through although it holds two wildcards.
+    #[x_kube(validation = kube::core::Rule::new("self.all(o, !o.matches('[*][^*]*[*]'))")
         .message("each allowed origin may contain at most one '*' wildcard"))]
     pub allowed_origins: Vec<String>,
 
@@ -98,7 +100,8 @@ pub struct CorsRule {
     /// When empty, a preflight that requests any header is refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100), inner(length(min = 1, max = 1024)))]
-    #[x_kube(validation = kube::core::Rule::new("self.all(h, !h.matches('[*].*[*]'))")
+    // Newline-safe for the same reason as `allowedOrigins`.
+    #[x_kube(validation = kube::core::Rule::new("self.all(h, !h.matches('[*][^*]*[*]'))")
         .message("each allowed header may contain at most one '*' wildcard"))]
     pub allowed_headers: Vec<String>,
 

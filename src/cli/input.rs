@@ -2,18 +2,22 @@
 //! and the field.
 //!
 //! A file may mix policies with the other objects a user applies next to them: bucketcors
-//! endpoints (`S3Endpoint`, `ClusterS3Endpoint`) and Kubernetes `Secret`s. Those are skipped;
-//! any other kind is an error, so a typo in `kind` is never silently ignored.
+//! endpoints (`S3Endpoint`, `ClusterS3Endpoint`) and Kubernetes `Secret`s. Endpoints are read
+//! into their types too (so `lint` can check them, and a broken one is reported like a broken
+//! policy); Secrets are skipped. Any other kind is an error, so a typo in `kind` is never
+//! silently ignored.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize as _;
 
-use crate::api::{BucketCorsPolicy, GROUP};
+use crate::api::{BucketCorsPolicy, ClusterS3Endpoint, EndpointSettings, GROUP, S3Endpoint};
+use crate::cors::ValidationIssue;
+use crate::s3::{validate_cluster_s3_endpoint, validate_s3_endpoint};
 
 /// The bucketcors kinds that may appear next to policies and are not policies.
-const SKIPPED_BUCKETCORS_KINDS: [&str; 2] = ["S3Endpoint", "ClusterS3Endpoint"];
+const ENDPOINT_KINDS: [&str; 2] = ["S3Endpoint", "ClusterS3Endpoint"];
 
 /// One policy read from a file.
 #[derive(Clone, Debug)]
@@ -33,7 +37,54 @@ impl PolicyDocument {
     }
 }
 
-/// A document of a known kind other than `BucketCorsPolicy`, which readers of policies skip.
+/// An endpoint object of either kind.
+#[derive(Clone, Debug)]
+pub enum Endpoint {
+    /// An `S3Endpoint`.
+    Namespaced(Box<S3Endpoint>),
+    /// A `ClusterS3Endpoint`.
+    Cluster(Box<ClusterS3Endpoint>),
+}
+
+impl Endpoint {
+    /// `S3Endpoint` or `ClusterS3Endpoint`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Namespaced(_) => "S3Endpoint",
+            Self::Cluster(_) => "ClusterS3Endpoint",
+        }
+    }
+
+    /// The object's metadata.
+    pub fn metadata(&self) -> &kube::core::ObjectMeta {
+        match self {
+            Self::Namespaced(e) => &e.metadata,
+            Self::Cluster(e) => &e.metadata,
+        }
+    }
+
+    /// The checks the API server and the controller would make (see [`crate::s3::validate_s3_endpoint`]).
+    pub fn validate(&self) -> Vec<ValidationIssue> {
+        match self {
+            Self::Namespaced(e) => validate_s3_endpoint(e),
+            Self::Cluster(e) => validate_cluster_s3_endpoint(e),
+        }
+    }
+}
+
+/// One endpoint object read from a file.
+#[derive(Clone, Debug)]
+pub struct EndpointDocument {
+    /// File name, or `<stdin>`.
+    pub file: String,
+    /// 0-based position of the document in its file.
+    pub document: usize,
+    /// The endpoint.
+    pub endpoint: Endpoint,
+}
+
+/// A document of a known kind that is neither a policy nor an endpoint (a `Secret`), which
+/// readers of policies skip.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkippedDocument {
     /// File name, or `<stdin>`.
@@ -66,6 +117,8 @@ pub struct InputError {
 pub struct Loaded {
     /// The policies, in file and document order.
     pub policies: Vec<PolicyDocument>,
+    /// The endpoint objects, in file and document order.
+    pub endpoints: Vec<EndpointDocument>,
     /// Documents of other known kinds, which were skipped.
     pub skipped: Vec<SkippedDocument>,
     /// Files and documents that could not be read as policies.
@@ -73,9 +126,9 @@ pub struct Loaded {
 }
 
 /// Reads every `BucketCorsPolicy` from `paths` (`-` is standard input). Documents that are empty
-/// or of another known kind (see the module documentation) are skipped; everything else that is
-/// not a valid policy is reported, and reading goes on, so one bad document hides nothing about
-/// the others.
+/// or of another known kind (see the module documentation) are left out; everything else that
+/// is not a valid object of its kind is reported, and reading goes on, so one bad document hides
+/// nothing about the others.
 pub fn load(paths: &[PathBuf]) -> (Vec<PolicyDocument>, Vec<InputError>) {
     let loaded = load_all(paths);
     (loaded.policies, loaded.errors)
@@ -138,6 +191,11 @@ pub fn parse_into(file: &str, text: &str, loaded: &mut Loaded) {
                 document,
                 policy: *policy,
             }),
+            Ok(Parsed::Endpoint(endpoint)) => loaded.endpoints.push(EndpointDocument {
+                file: file.to_owned(),
+                document,
+                endpoint,
+            }),
             Ok(Parsed::Skipped { kind, name }) => loaded.skipped.push(SkippedDocument {
                 file: file.to_owned(),
                 document,
@@ -151,6 +209,7 @@ pub fn parse_into(file: &str, text: &str, loaded: &mut Loaded) {
 
 enum Parsed {
     Policy(Box<BucketCorsPolicy>),
+    Endpoint(Endpoint),
     Skipped { kind: String, name: Option<String> },
 }
 
@@ -178,7 +237,7 @@ fn parse_document(value: serde_yaml_ng::Value) -> Result<Parsed, (String, String
     if kind == "Secret" && api_version == "v1" {
         return Ok(Parsed::Skipped { kind, name });
     }
-    let known = kind == "BucketCorsPolicy" || SKIPPED_BUCKETCORS_KINDS.contains(&kind.as_str());
+    let known = kind == "BucketCorsPolicy" || ENDPOINT_KINDS.contains(&kind.as_str());
     if !known {
         return Err((
             "kind".to_owned(),
@@ -193,8 +252,16 @@ fn parse_document(value: serde_yaml_ng::Value) -> Result<Parsed, (String, String
             format!("{api_version:?} is not supported for {kind}; expected {expected}"),
         ));
     }
-    if kind != "BucketCorsPolicy" {
-        return Ok(Parsed::Skipped { kind, name });
+    match kind.as_str() {
+        "S3Endpoint" => {
+            return typed_endpoint::<S3Endpoint>(value)
+                .map(|e| Parsed::Endpoint(Endpoint::Namespaced(Box::new(e))));
+        }
+        "ClusterS3Endpoint" => {
+            return typed_endpoint::<ClusterS3Endpoint>(value)
+                .map(|e| Parsed::Endpoint(Endpoint::Cluster(Box::new(e))));
+        }
+        _ => {}
     }
     // kube's duration parser panics on values too large for a Duration; check the text first,
     // with the same pattern the CRD schema enforces.
@@ -203,13 +270,37 @@ fn parse_document(value: serde_yaml_ng::Value) -> Result<Parsed, (String, String
     {
         check_go_duration(text).map_err(|message| ("spec.interval".to_owned(), message))?;
     }
-    serde_path_to_error::deserialize::<_, BucketCorsPolicy>(value)
-        .map(|policy| Parsed::Policy(Box::new(policy)))
-        .map_err(|err| {
-            let path = err.path().to_string();
-            let message = err.into_inner().to_string();
-            (if path == "." { String::new() } else { path }, message)
-        })
+    typed::<BucketCorsPolicy>(value).map(|policy| Parsed::Policy(Box::new(policy)))
+}
+
+/// Like [`typed`], for the endpoint kinds. Their specs hold the settings through
+/// `#[serde(flatten)]`, which hides the path of an error inside them, so the settings are read
+/// on their own first, for an error that names the field (`spec.credentials.source`).
+fn typed_endpoint<T: serde::de::DeserializeOwned>(
+    value: serde_yaml_ng::Value,
+) -> Result<T, (String, String)> {
+    if let Some(spec) = value.get("spec") {
+        typed::<EndpointSettings>(spec.clone()).map_err(|(path, message)| {
+            let path = if path.is_empty() {
+                "spec".to_owned()
+            } else {
+                format!("spec.{path}")
+            };
+            (path, message)
+        })?;
+    }
+    typed::<T>(value)
+}
+
+/// Deserializes a document into its type; an error names the field it is about.
+fn typed<T: serde::de::DeserializeOwned>(
+    value: serde_yaml_ng::Value,
+) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        (if path == "." { String::new() } else { path }, message)
+    })
 }
 
 /// Accepts what the schema's pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$` accepts, up to
@@ -298,7 +389,7 @@ spec:
     }
 
     #[test]
-    fn endpoints_and_secrets_are_skipped() {
+    fn endpoints_are_read_and_secrets_skipped() {
         let text = format!(
             "{POLICY}---
 apiVersion: bucketcors.dev/v1alpha1
@@ -316,13 +407,54 @@ stringData: {{accessKeyId: x}}
         let loaded = parse(&text);
         assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
         assert_eq!(loaded.policies.len(), 1);
+        assert_eq!(loaded.endpoints.len(), 1);
+        let endpoint = &loaded.endpoints[0];
+        assert_eq!(
+            (endpoint.document, endpoint.endpoint.kind()),
+            (1, "ClusterS3Endpoint")
+        );
+        assert_eq!(endpoint.endpoint.metadata().name.as_deref(), Some("cos"));
         let kinds: Vec<_> = loaded
             .skipped
             .iter()
             .map(|s| (s.document, s.kind.as_str()))
             .collect();
-        assert_eq!(kinds, vec![(1, "ClusterS3Endpoint"), (2, "Secret")]);
-        assert_eq!(loaded.skipped[0].name.as_deref(), Some("cos"));
+        assert_eq!(kinds, vec![(2, "Secret")]);
+    }
+
+    #[test]
+    fn endpoint_field_errors_name_the_field() {
+        let endpoint = |kind: &str, spec: &str| {
+            format!(
+                "apiVersion: bucketcors.dev/v1alpha1\nkind: {kind}\nmetadata: {{name: e}}\nspec: {spec}\n"
+            )
+        };
+        let cases = [
+            ("S3Endpoint", "{region: x, checksum: MD5}", "spec.checksum"),
+            (
+                "ClusterS3Endpoint",
+                "{region: x, credentials: {source: Vault}}",
+                "spec.credentials.source",
+            ),
+            ("S3Endpoint", "{checksum: Auto}", "spec"),
+            (
+                "ClusterS3Endpoint",
+                "{region: x, rateLimit: {requestsPerSecond: many}}",
+                "spec.rateLimit.requestsPerSecond",
+            ),
+        ];
+        for (kind, spec, path) in cases {
+            let loaded = parse(&format!("{POLICY}---\n{}", endpoint(kind, spec)));
+            assert_eq!(loaded.policies.len(), 1, "{spec}");
+            assert!(loaded.endpoints.is_empty(), "{spec}");
+            assert_eq!(loaded.errors.len(), 1, "{spec}: {:?}", loaded.errors);
+            assert_eq!(
+                (loaded.errors[0].document, loaded.errors[0].path.as_str()),
+                (Some(1), path),
+                "{spec}: {}",
+                loaded.errors[0]
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `bucketcors lint`: validates policies offline with S3's rules and warns about rules that can
-//! never match.
+//! never match. Endpoint objects in the same files are checked too, with the rules the API
+//! server and the controller apply to them.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::input::{self, Loaded, PolicyDocument};
+use super::input::{self, EndpointDocument, Loaded, PolicyDocument};
 use super::{LintArgs, OutputFormat};
 use crate::cors::{configuration_xml_size, shadowed_rules, validate_spec};
 
@@ -22,6 +23,8 @@ pub struct LintReport {
     pub warnings: Vec<Finding>,
     /// Every policy read, valid or not.
     pub policies: Vec<PolicySummary>,
+    /// Every endpoint object read, valid or not.
+    pub endpoints: Vec<EndpointSummary>,
     /// Documents of other known kinds that were skipped.
     pub skipped: Vec<SkippedSummary>,
     /// The files in command-line order, so the text output can follow it.
@@ -62,6 +65,23 @@ pub struct PolicySummary {
     /// Size of the configuration as the XML document S3 receives (at most 65536).
     pub xml_bytes: usize,
     /// True when the policy has no errors.
+    pub valid: bool,
+}
+
+/// What lint found about one `S3Endpoint` or `ClusterS3Endpoint`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EndpointSummary {
+    /// File name, or `<stdin>`.
+    pub file: String,
+    /// 1-based document number within the file.
+    pub document: usize,
+    /// `S3Endpoint` or `ClusterS3Endpoint`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, when set.
+    pub namespace: Option<String>,
+    /// True when the endpoint has no errors.
     pub valid: bool,
 }
 
@@ -121,7 +141,11 @@ pub fn lint_files(files: &[PathBuf]) -> LintReport {
 /// Adds what one file held to `report`.
 fn lint_loaded(file: &str, loaded: Loaded, report: &mut LintReport) {
     report.files.push(file.to_owned());
-    if loaded.policies.is_empty() && loaded.skipped.is_empty() && loaded.errors.is_empty() {
+    if loaded.policies.is_empty()
+        && loaded.endpoints.is_empty()
+        && loaded.skipped.is_empty()
+        && loaded.errors.is_empty()
+    {
         report.warnings.push(Finding {
             file: file.to_owned(),
             document: None,
@@ -147,6 +171,9 @@ fn lint_loaded(file: &str, loaded: Loaded, report: &mut LintReport) {
     }
     for doc in &loaded.policies {
         lint_policy(doc, report);
+    }
+    for doc in &loaded.endpoints {
+        lint_endpoint(doc, report);
     }
     lint_bucket_owners(&loaded.policies, report);
 }
@@ -188,6 +215,34 @@ fn lint_policy(doc: &PolicyDocument, report: &mut LintReport) {
         bucket: spec.bucket.clone(),
         rules: spec.rules.len(),
         xml_bytes: configuration_xml_size(&spec.rules),
+        valid: report.errors.len() == errors_before,
+    });
+}
+
+fn lint_endpoint(doc: &EndpointDocument, report: &mut LintReport) {
+    let finding = |path: String, message: String| Finding {
+        file: doc.file.clone(),
+        document: Some(doc.document + 1),
+        path,
+        message,
+    };
+    let errors_before = report.errors.len();
+    let meta = doc.endpoint.metadata();
+    if meta.name.as_deref().unwrap_or_default().is_empty() {
+        report.errors.push(finding(
+            "metadata.name".into(),
+            "missing; every Kubernetes object needs a name".into(),
+        ));
+    }
+    for issue in doc.endpoint.validate() {
+        report.errors.push(finding(issue.path, issue.message));
+    }
+    report.endpoints.push(EndpointSummary {
+        file: doc.file.clone(),
+        document: doc.document + 1,
+        kind: doc.endpoint.kind().to_owned(),
+        name: meta.name.clone().unwrap_or_default(),
+        namespace: meta.namespace.clone(),
         valid: report.errors.len() == errors_before,
     });
 }
@@ -277,6 +332,18 @@ pub fn render_text(report: &LintReport) -> String {
             ),
         ));
     }
+    for endpoint in report.endpoints.iter().filter(|e| e.valid) {
+        let key = (file_order(&endpoint.file), endpoint.document, 0);
+        lines.push((
+            key,
+            format!(
+                "ok  {} {} {}",
+                location(&endpoint.file, Some(endpoint.document)),
+                endpoint.kind,
+                endpoint.name
+            ),
+        ));
+    }
     for skipped in &report.skipped {
         let key = (file_order(&skipped.file), skipped.document, 0);
         lines.push((
@@ -291,9 +358,15 @@ pub fn render_text(report: &LintReport) -> String {
     }
     lines.sort_by_key(|(key, _)| *key);
     let mut out: String = lines.into_iter().map(|(_, line)| line + "\n").collect();
-    let invalid = report.policies.iter().filter(|p| !p.valid).count();
+    let invalid = report.policies.iter().filter(|p| !p.valid).count()
+        + report.endpoints.iter().filter(|e| !e.valid).count();
+    let endpoints = match report.endpoints.len() {
+        0 => String::new(),
+        1 => " and 1 endpoint".to_owned(),
+        n => format!(" and {n} endpoints"),
+    };
     out.push_str(&format!(
-        "{} polic{} checked, {} invalid; {} error{}, {} warning{}\n",
+        "{} polic{}{endpoints} checked, {} invalid; {} error{}, {} warning{}\n",
         report.policies.len(),
         if report.policies.len() == 1 {
             "y"

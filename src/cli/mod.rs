@@ -96,7 +96,8 @@ pub struct ExplainArgs {
 #[derive(Clone, Debug, Args)]
 pub struct S3Args {
     /// Base URL of an S3-compatible store (default: AWS).
-    #[arg(long, env = "AWS_ENDPOINT_URL_S3")]
+    // The environment's value stays out of `--help`, in case someone put credentials in it.
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3", hide_env_values = true)]
     pub endpoint_url: Option<String>,
     /// Signing region (default: from the AWS environment or profile).
     #[arg(long)]
@@ -135,6 +136,10 @@ pub struct ExportArgs {
     /// Namespace of the generated policy.
     #[arg(long)]
     pub namespace: Option<String>,
+    /// AWS account ID the bucket must belong to: sent as ExpectedBucketOwner with the read, and
+    /// written into the policy's spec so the controller sends it too.
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub expected_bucket_owner: Option<String>,
     /// How to reach S3.
     #[command(flatten)]
     pub s3: S3Args,

@@ -80,6 +80,8 @@ impl From<StoreError> for ReconcileError {
                 Self::InvalidSpec(format!("the store rejected the rules: {}", e.message))
             }
             StoreErrorKind::NotImplemented => Self::CorsNotSupported(e),
+            // The endpoint's region is wrong: a person must fix the spec; retrying is redirected again.
+            StoreErrorKind::WrongRegion => Self::InvalidSpec(e.to_string()),
             StoreErrorKind::Throttled => Self::Throttled(e),
             // Unknown failures are retried with backoff: cheap, and never a write loop.
             StoreErrorKind::Transient | StoreErrorKind::Other => Self::Unavailable(e.to_string()),
@@ -110,6 +112,9 @@ mod tests {
         let invalid = e(StoreErrorKind::InvalidConfiguration);
         assert_eq!(invalid.reason(), Reason::InvalidSpec);
         assert!(invalid.to_string().contains("msg"));
+        let redirected = e(StoreErrorKind::WrongRegion);
+        assert_eq!(redirected.reason(), Reason::InvalidSpec);
+        assert!(!redirected.is_retryable());
         assert!(e(StoreErrorKind::Throttled).is_retryable());
         assert!(e(StoreErrorKind::Transient).is_retryable());
         assert!(e(StoreErrorKind::Other).is_retryable());

@@ -15,7 +15,7 @@ use aws_sdk_s3::types::CorsConfiguration;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::checksum::{Integrity, demands_content_md5, initial_integrity, use_content_md5};
-use super::classify::{NO_SUCH_CORS_CONFIGURATION, classify};
+use super::classify::{NO_SUCH_CORS_CONFIGURATION, advice, classify};
 use super::convert::{from_sdk, to_sdk};
 use super::ratelimit::RateLimiter;
 use super::{
@@ -32,10 +32,10 @@ const DEFAULT_SESSION_NAME: &str = "bucketcors";
 /// Why a client for an endpoint could not be built. Never contains credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    /// The endpoint URL is not an absolute http(s) URL.
+    /// The endpoint URL is not an absolute http(s) URL, or holds credentials.
     #[error("invalid endpoint URL {url:?}: {reason}")]
     InvalidUrl {
-        /// The URL as configured.
+        /// The URL as configured, with any `user:password@` replaced by `***@`.
         url: String,
         /// What is wrong with it.
         reason: String,
@@ -269,7 +269,7 @@ impl AwsCorsStore {
                     "store demands Content-MD5 for PutBucketCors; using it for this endpoint from now on");
                 self.observe(
                     Operation::Put,
-                    &Err::<(), _>(store_error(Operation::Put, &bucket.name, &err)),
+                    &Err::<(), _>(store_error(Operation::Put, &bucket.name, err)),
                 );
                 self.content_md5_learned.store(true, Ordering::Relaxed);
                 self.put_once(bucket, configuration, &Integrity::ContentMd5)
@@ -277,7 +277,7 @@ impl AwsCorsStore {
             }
             other => other,
         };
-        result.map_err(|err| store_error(Operation::Put, &bucket.name, &err))
+        result.map_err(|err| store_error(Operation::Put, &bucket.name, err))
     }
 }
 
@@ -303,7 +303,7 @@ impl CorsStore for AwsCorsStore {
                 )
             }),
             Err(err) if err.code() == Some(NO_SUCH_CORS_CONFIGURATION) => Ok(Vec::new()),
-            Err(err) => Err(store_error(Operation::Get, &bucket.name, &err)),
+            Err(err) => Err(store_error(Operation::Get, &bucket.name, err)),
         };
         self.observe(Operation::Get, &result);
         result
@@ -328,20 +328,21 @@ impl CorsStore for AwsCorsStore {
             Ok(_) => Ok(()),
             // Some stores answer a delete of nothing with NoSuchCORSConfiguration: already done.
             Err(err) if err.code() == Some(NO_SUCH_CORS_CONFIGURATION) => Ok(()),
-            Err(err) => Err(store_error(Operation::Delete, &bucket.name, &err)),
+            Err(err) => Err(store_error(Operation::Delete, &bucket.name, err)),
         };
         self.observe(Operation::Delete, &result);
         result
     }
 }
 
-/// Turns an SDK error into a classified [`StoreError`] carrying the store's code and message.
-fn store_error<E>(operation: Operation, bucket: &str, err: &SdkError<E, HttpResponse>) -> StoreError
+/// Turns an SDK error into a classified [`StoreError`] carrying the store's code and message,
+/// and keeping the SDK error as its source so the cause chain reaches logs and callers.
+fn store_error<E>(operation: Operation, bucket: &str, err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
-    let (kind, message) = match err {
+    let (kind, message) = match &err {
         SdkError::ServiceError(_) => {
             let kind = classify(err.code(), status);
             let mut message = String::new();
@@ -361,55 +362,51 @@ where
             if err.code().is_none() && err.message().is_none() {
                 message.push_str(" (no error code in the answer)");
             }
+            let bucket_region = err
+                .raw_response()
+                .and_then(|r| r.headers().get("x-amz-bucket-region"));
+            if let Some(advice) = advice(kind, bucket_region) {
+                message.push_str("; ");
+                message.push_str(&advice);
+            }
             (kind, message)
         }
         SdkError::TimeoutError(_) => (
             StoreErrorKind::Transient,
-            format!("timed out: {}", DisplayErrorContext(err)),
+            format!("timed out: {}", DisplayErrorContext(&err)),
         ),
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => (
             StoreErrorKind::Transient,
-            format!("connection failed: {}", DisplayErrorContext(err)),
+            format!("connection failed: {}", DisplayErrorContext(&err)),
         ),
         SdkError::ResponseError(_) => (
             StoreErrorKind::Transient,
-            format!("unreadable answer: {}", DisplayErrorContext(err)),
+            format!("unreadable answer: {}", DisplayErrorContext(&err)),
         ),
-        _ => (StoreErrorKind::Other, DisplayErrorContext(err).to_string()),
+        _ => (StoreErrorKind::Other, DisplayErrorContext(&err).to_string()),
+    };
+    // Neither form holds the request (so no signature or credentials): a service error keeps
+    // only the modelled error (code, message, request id), not the raw response; the other
+    // variants hold transport or parsing errors.
+    let source: Box<dyn std::error::Error + Send + Sync + 'static> = match err {
+        SdkError::ServiceError(context) => Box::new(context.into_err()),
+        other => Box::new(other),
     };
     StoreError {
         kind,
         operation,
         bucket: bucket.to_owned(),
         message,
-        source: None,
+        source: Some(source),
     }
 }
 
+/// Refuses URLs the client must not use, naming the URL without any credentials in it.
 fn check_url(url: &str) -> Result<(), ConnectError> {
-    let invalid = |reason: &str| ConnectError::InvalidUrl {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        Some(_) => return Err(invalid("the scheme must be http or https")),
-        None => {
-            return Err(invalid(
-                "not an absolute URL (expected http:// or https://)",
-            ));
-        }
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(invalid("no host"));
-    }
-    if uri.query().is_some() {
-        return Err(invalid("a query string is not allowed"));
-    }
-    Ok(())
+    super::url::check_url(url).map_err(|problem| ConnectError::InvalidUrl {
+        url: super::url::redact_url(url).into_owned(),
+        reason: problem.to_string(),
+    })
 }
 
 /// An HTTPS client trusting the system roots plus the PEM certificates in `pem`. The PEM is
@@ -458,12 +455,108 @@ mod tests {
             "http://",
             "not a url",
             "https://h/?x=1",
+            "http://user:pass@127.0.0.1:9000",
         ] {
             assert!(
                 matches!(check_url(bad), Err(ConnectError::InvalidUrl { .. })),
                 "{bad}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn connect_refuses_credentials_in_the_url_without_repeating_them() {
+        let config = EndpointConfig {
+            url: Some("http://AKIAUSER:hunter2secret@127.0.0.1:9000".into()),
+            region: Some("us-east-1".into()),
+            ..Default::default()
+        };
+        let err = AwsCorsStore::connect(&config).await.unwrap_err();
+        assert!(matches!(err, ConnectError::InvalidUrl { .. }), "{err:?}");
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains("hunter2secret"), "{shown}");
+            assert!(shown.contains("127.0.0.1:9000"), "{shown}");
+        }
+        assert!(err.to_string().contains("credentials"), "{err}");
+    }
+
+    /// An answer from the store, as the SDK hands it over.
+    fn answer(
+        status: u16,
+        code: &str,
+        headers: &[(&'static str, &'static str)],
+    ) -> SdkError<aws_sdk_s3::operation::get_bucket_cors::GetBucketCorsError, HttpResponse> {
+        use aws_sdk_s3::error::ErrorMetadata;
+        use aws_sdk_s3::operation::get_bucket_cors::GetBucketCorsError;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        let mut response = HttpResponse::new(
+            StatusCode::try_from(status).unwrap(),
+            SdkBody::from("<Error>raw body</Error>"),
+        );
+        for (name, value) in headers {
+            response.headers_mut().insert(*name, *value);
+        }
+        let meta = ErrorMetadata::builder()
+            .code(code)
+            .message("the store's words")
+            .build();
+        SdkError::service_error(GetBucketCorsError::generic(meta), response)
+    }
+
+    /// Every error in `err`'s source chain, outermost first, as `Display` and `Debug`.
+    fn chain(err: &dyn std::error::Error) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut next = err.source();
+        while let Some(cause) = next {
+            out.push(format!("{cause} | {cause:?}"));
+            next = cause.source();
+        }
+        out
+    }
+
+    #[test]
+    fn service_errors_keep_the_sdk_error_as_source() {
+        let err = store_error(Operation::Get, "b", answer(403, "AccessDenied", &[]));
+        assert_eq!(err.kind, StoreErrorKind::AccessDenied);
+        let causes = chain(&err);
+        assert!(!causes.is_empty(), "no source");
+        assert!(causes[0].contains("AccessDenied"), "{causes:?}");
+        // The modelled error only: the raw response (and whatever it echoes) stays behind.
+        assert!(causes.iter().all(|c| !c.contains("raw body")), "{causes:?}");
+    }
+
+    #[test]
+    fn transport_errors_keep_their_cause_chain() {
+        let sdk: SdkError<
+            aws_sdk_s3::operation::get_bucket_cors::GetBucketCorsError,
+            HttpResponse,
+        > = SdkError::timeout_error(std::io::Error::other("deadline passed"));
+        let err = store_error(Operation::Get, "b", sdk);
+        assert_eq!(err.kind, StoreErrorKind::Transient);
+        let causes = chain(&err);
+        assert!(
+            causes.iter().any(|c| c.contains("deadline passed")),
+            "{causes:?}"
+        );
+    }
+
+    #[test]
+    fn a_redirect_asks_for_the_region() {
+        let err = store_error(
+            Operation::Get,
+            "b",
+            answer(
+                301,
+                "PermanentRedirect",
+                &[("x-amz-bucket-region", "eu-west-1")],
+            ),
+        );
+        assert_eq!(err.kind, StoreErrorKind::WrongRegion);
+        assert!(!err.kind.is_retryable());
+        let shown = err.to_string();
+        assert!(shown.contains("301 PermanentRedirect"), "{shown}");
+        assert!(shown.contains("another region (eu-west-1)"), "{shown}");
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> StoreErrorKind {
         return kind;
     }
     match status {
-        Some(501) => StoreErrorKind::NotImplemented,
+        // 405: stores without bucket CORS that route `?cors` to a handler refusing the method.
+        Some(405 | 501) => StoreErrorKind::NotImplemented,
+        Some(301) => StoreErrorKind::WrongRegion,
         Some(429 | 503) => StoreErrorKind::Throttled,
         Some(500..=599) => StoreErrorKind::Transient,
         // A 403 without a (known) code is still a refusal, e.g. a HEAD-style answer with no body.
@@ -53,7 +55,8 @@ fn classify_code(code: &str) -> Option<StoreErrorKind> {
         | "EntityTooLarge"
         | "MaxMessageLengthExceeded"
         | "MissingRequestBodyError" => InvalidConfiguration,
-        "NotImplemented" => NotImplemented,
+        "NotImplemented" | "MethodNotAllowed" => NotImplemented,
+        "PermanentRedirect" => WrongRegion,
         "SlowDown"
         | "Throttling"
         | "ThrottlingException"
@@ -71,6 +74,21 @@ fn classify_code(code: &str) -> Option<StoreErrorKind> {
         }
         _ => return None,
     })
+}
+
+/// Advice added to the store's own words where they do not say what to do. `bucket_region` is
+/// the `x-amz-bucket-region` header of the answer, when it had one.
+pub fn advice(kind: StoreErrorKind, bucket_region: Option<&str>) -> Option<String> {
+    match kind {
+        StoreErrorKind::WrongRegion => Some(format!(
+            "the bucket is in another region{}; set the endpoint's region to the bucket's (--region for the CLI, spec.region of the S3Endpoint or ClusterS3Endpoint, or the controller's --default-region)",
+            bucket_region
+                .filter(|r| !r.is_empty())
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +109,8 @@ mod tests {
             (Some("InvalidArgument"), Some(400), InvalidConfiguration),
             (Some("NotImplemented"), Some(501), NotImplemented),
             (Some("NotImplemented"), Some(400), NotImplemented),
+            (Some("MethodNotAllowed"), Some(405), NotImplemented),
+            (Some("PermanentRedirect"), Some(301), WrongRegion),
             (Some("SlowDown"), Some(503), Throttled),
             (Some("SlowDown"), Some(400), Throttled),
             (Some("ServiceUnavailable"), Some(503), Throttled),
@@ -109,6 +129,8 @@ mod tests {
     fn statuses_alone() {
         let cases: &[(Option<u16>, StoreErrorKind)] = &[
             (Some(501), NotImplemented),
+            (Some(405), NotImplemented),
+            (Some(301), WrongRegion),
             (Some(503), Throttled),
             (Some(429), Throttled),
             (Some(500), Transient),
@@ -134,5 +156,20 @@ mod tests {
         assert!(!classify(Some("MalformedXML"), Some(400)).is_retryable());
         assert!(!classify(Some("AccessDenied"), Some(403)).is_retryable());
         assert!(!classify(Some("NoSuchBucket"), Some(404)).is_retryable());
+        assert!(!classify(Some("PermanentRedirect"), Some(301)).is_retryable());
+        assert!(!classify(None, Some(405)).is_retryable());
+    }
+
+    #[test]
+    fn a_redirect_tells_the_user_to_set_the_region() {
+        let with = advice(WrongRegion, Some("eu-west-1")).unwrap();
+        assert!(with.contains("(eu-west-1)"), "{with}");
+        assert!(with.contains("--region"), "{with}");
+        let without = advice(WrongRegion, None).unwrap();
+        assert!(
+            without.starts_with("the bucket is in another region;"),
+            "{without}"
+        );
+        assert_eq!(advice(AccessDenied, Some("eu-west-1")), None);
     }
 }

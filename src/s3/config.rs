@@ -45,8 +45,9 @@ pub enum Credentials {
     Static(StaticCredentials),
 }
 
-/// How to reach one S3 endpoint.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// How to reach one S3 endpoint. `Debug` shows the URL without any `user:password@` in it
+/// (such URLs are refused when connecting, but the configuration may be logged before that).
+#[derive(Clone, Default, PartialEq)]
 pub struct EndpointConfig {
     /// Base URL of an S3-compatible store; `None` means AWS.
     pub url: Option<String>,
@@ -64,4 +65,38 @@ pub struct EndpointConfig {
     pub ca_bundle_pem: Option<Vec<u8>>,
     /// Client-side request rate limit.
     pub rate_limit: Option<RateLimit>,
+}
+
+impl std::fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("url", &self.url.as_deref().map(super::redact_url))
+            .field("region", &self.region)
+            .field("force_path_style", &self.force_path_style)
+            .field("checksum", &self.checksum)
+            .field("credentials", &self.credentials)
+            .field("assume_role", &self.assume_role)
+            .field(
+                "ca_bundle_pem",
+                &self.ca_bundle_pem.as_ref().map(|pem| pem.len()),
+            )
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_credentials_in_the_url() {
+        let config = EndpointConfig {
+            url: Some("https://user:hunter2@s3.example.com".into()),
+            ..Default::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("https://***@s3.example.com"), "{shown}");
+    }
 }

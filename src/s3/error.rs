@@ -41,8 +41,13 @@ pub enum StoreErrorKind {
     AccessDenied,
     /// The store rejected the configuration (MalformedXML, InvalidRequest, ...).
     InvalidConfiguration,
-    /// The store does not implement bucket CORS.
+    /// The store does not implement bucket CORS (501 NotImplemented, or 405 MethodNotAllowed
+    /// from stores that have no bucket CORS endpoint at all).
     NotImplemented,
+    /// The store redirected the request (301 PermanentRedirect): the bucket lives in another
+    /// region than the one configured. The SDK does not follow redirects, and retrying the same
+    /// request would only be redirected again, so a person must set the region.
+    WrongRegion,
     /// The store asked us to slow down (SlowDown, 503, 429).
     Throttled,
     /// A failure that may pass: 5xx, timeouts, connection errors.
@@ -64,6 +69,7 @@ impl StoreErrorKind {
             Self::AccessDenied => "access_denied",
             Self::InvalidConfiguration => "invalid_configuration",
             Self::NotImplemented => "not_implemented",
+            Self::WrongRegion => "wrong_region",
             Self::Throttled => "throttled",
             Self::Transient => "transient",
             Self::Other => "other",
@@ -84,7 +90,9 @@ pub struct StoreError {
     pub bucket: String,
     /// The store's error code and message, or a description of the transport failure.
     pub message: String,
-    /// The underlying SDK error, if any.
+    /// The underlying error, if any: for an answer from the store, the SDK's modelled error
+    /// (code, message, request id); for a transport failure, the SDK error and its causes.
+    /// Neither holds credentials or the signed request.
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }

@@ -11,6 +11,8 @@ mod convert;
 mod error;
 mod ratelimit;
 mod store;
+mod url;
+mod validate;
 
 pub use aws::{AwsCorsStore, ConnectError, RequestObserver};
 pub use checksum::content_md5;
@@ -18,3 +20,5 @@ pub use config::{Credentials, EndpointConfig, SecretString, StaticCredentials};
 pub use convert::ConvertError;
 pub use error::{Operation, StoreError, StoreErrorKind};
 pub use store::{BucketRef, CorsStore};
+pub use url::{UrlProblem, check_url, redact_url};
+pub use validate::{validate_cluster_s3_endpoint, validate_s3_endpoint};

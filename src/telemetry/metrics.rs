@@ -183,6 +183,7 @@ fn outcome<T>(r: &Result<T, StoreError>) -> &'static str {
             StoreErrorKind::AccessDenied => "access_denied",
             StoreErrorKind::InvalidConfiguration => "invalid_configuration",
             StoreErrorKind::NotImplemented => "not_implemented",
+            StoreErrorKind::WrongRegion => "wrong_region",
             StoreErrorKind::Throttled => "throttled",
             StoreErrorKind::Transient => "transient",
             StoreErrorKind::Other => "other",
