@@ -54,8 +54,11 @@ use crate::telemetry::{self, Health, LogFormat, Metrics};
 /// Flags of `bucketcors controller`.
 #[derive(Clone, Debug, Args)]
 pub struct ControllerArgs {
-    /// Kubeconfig file (default: `KUBECONFIG`, else in-cluster configuration).
-    #[arg(long, env = "KUBECONFIG")]
+    /// Kubeconfig file. Without it, the client configuration is inferred as kubectl does:
+    /// the `KUBECONFIG` list of files (merged), else `~/.kube/config`, else in-cluster.
+    // Deliberately not `env = "KUBECONFIG"`: that variable is a list of paths, which only
+    // the inference merges correctly; one explicit path is what the flag means.
+    #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long)]
@@ -185,6 +188,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The Kubernetes client: from `--kubeconfig` when given, else kube's inference.
 async fn client(args: &ControllerArgs) -> Result<Client, ControllerError> {
     let boxed = |e: Box<dyn std::error::Error + Send + Sync>| ControllerError::Client(e);
     let config = match &args.kubeconfig {
@@ -637,4 +641,21 @@ fn error_policy(policy: Arc<BucketCorsPolicy>, error: &PassError, ctx: Arc<Conte
         "pass failed"
     );
     Action::requeue(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubeconfig_comes_from_the_flag_only() {
+        // `KUBECONFIG` is a list of files that kube's inference merges; reading it as one
+        // path (clap's `env`) breaks every list of two or more.
+        let cmd = <ControllerArgs as Args>::augment_args(clap::Command::new("controller"));
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "kubeconfig")
+            .expect("--kubeconfig");
+        assert_eq!(arg.get_env(), None);
+    }
 }
