@@ -509,11 +509,24 @@ async fn controller(
         .graceful_shutdown_on(shutdown)
         .run(reconcile_policy, error_policy, ctx)
         .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "controller stream");
+            match result {
+                // Already logged by `error_policy`, inside the pass's span.
+                Ok(_) | Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
+                Err(e) => tracing::debug!(error = %e, "controller stream"),
             }
         })
         .await;
+}
+
+/// The span every log line about one policy's pass runs in, so that each line carries the
+/// policy's namespace, name and bucket (DESIGN section 5: JSON logs with them on every line).
+fn pass_span(policy: &BucketCorsPolicy) -> tracing::Span {
+    tracing::info_span!(
+        "reconcile",
+        namespace = %policy.namespace().unwrap_or_default(),
+        policy = %policy.name_any(),
+        bucket = %policy.spec.bucket,
+    )
 }
 
 /// One pass for one policy: finalizer bookkeeping, then apply or cleanup.
@@ -521,12 +534,7 @@ async fn reconcile_policy(
     policy: Arc<BucketCorsPolicy>,
     ctx: Arc<Context>,
 ) -> Result<Action, PassError> {
-    let span = tracing::info_span!(
-        "reconcile",
-        namespace = %policy.namespace().unwrap_or_default(),
-        policy = %policy.name_any(),
-        bucket = %policy.spec.bucket,
-    );
+    let span = pass_span(&policy);
     async move {
         ctx.caches_ready().await;
         let api = Api::<BucketCorsPolicy>::namespaced(
@@ -630,16 +638,13 @@ async fn cleanup(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, Pas
 
 /// Retries failed passes with exponential backoff per policy.
 fn error_policy(policy: Arc<BucketCorsPolicy>, error: &PassError, ctx: Arc<Context>) -> Action {
+    // kube-runtime calls this after the pass's future (and its span) has ended; entering the
+    // same span again gives this line the same fields as the pass's own lines.
+    let _span = pass_span(&policy).entered();
     let attempt = ctx.next_attempt(&policy.key());
     let after =
         reconcile::requeue_after(policy.spec.interval(), Some(attempt), rand::random::<f64>());
-    tracing::warn!(
-        namespace = %policy.namespace().unwrap_or_default(),
-        name = %policy.name_any(),
-        error = %error,
-        retry_in = ?after,
-        "pass failed"
-    );
+    tracing::warn!(error = %error, retry_in = ?after, "pass failed");
     Action::requeue(after)
 }
 
