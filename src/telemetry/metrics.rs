@@ -117,6 +117,12 @@ impl Metrics {
         }
     }
 
+    /// The `Content-Type` of what [`Self::render`] produces: prometheus-client's text encoder
+    /// writes the OpenMetrics 1.0.0 text format (`# EOF` terminated), which Prometheus scrapes
+    /// natively. Kept next to `render` so that the header and the body cannot disagree.
+    pub const CONTENT_TYPE: &'static str =
+        "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
     /// Counts a finished pass (`result` is a reason, `error`, or a cleanup result) and its duration.
     pub fn reconciled(&self, result: &str, took: Duration) {
         self.reconciles
@@ -166,7 +172,7 @@ impl Metrics {
         }
     }
 
-    /// The metrics in the Prometheus text format.
+    /// The metrics in the OpenMetrics text format (see [`Self::CONTENT_TYPE`]).
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -254,5 +260,20 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
+    }
+
+    #[test]
+    fn the_body_is_the_format_the_content_type_names() {
+        let text = Metrics::new().render();
+        assert!(Metrics::CONTENT_TYPE.starts_with("application/openmetrics-text"));
+        // OpenMetrics, not the 0.0.4 text format: terminated by `# EOF`, counters' metadata
+        // under the family name without `_total`.
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(
+            text.contains(
+                "# TYPE bucketcors_drift_detected counter\nbucketcors_drift_detected_total 0\n"
+            ),
+            "{text}"
+        );
     }
 }
