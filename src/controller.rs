@@ -18,6 +18,7 @@
 
 mod context;
 mod leader;
+mod states;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -591,7 +592,7 @@ async fn apply(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, PassE
     if outcome.drift_detected {
         ctx.metrics.drift();
     }
-    ctx.set_state(&key, Some(PolicyState::from(outcome.reason)));
+    ctx.set_state(policy, Some(PolicyState::from(outcome.reason)));
     ctx.events.publish(policy, &outcome.events).await;
     let attempt = if outcome.retry() {
         Some(ctx.next_attempt(&key))
@@ -624,7 +625,7 @@ async fn cleanup(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, Pas
             ctx.metrics.reconciled("Cleanup", started.elapsed());
             ctx.events.publish(policy, &events).await;
             ctx.reset_attempts(&key);
-            ctx.set_state(&key, None);
+            ctx.set_state(policy, None);
             tracing::info!(wrote = wrote.map(|o| o.as_str()), deletion_policy = ?policy.spec.deletion_policy, "cleaned up; releasing the finalizer");
             Ok(Action::await_change())
         }
@@ -644,6 +645,9 @@ fn error_policy(policy: Arc<BucketCorsPolicy>, error: &PassError, ctx: Arc<Conte
     let attempt = ctx.next_attempt(&policy.key());
     let after =
         reconcile::requeue_after(policy.spec.interval(), Some(attempt), rand::random::<f64>());
+    // Every failed pass is retried: the policy is being reconciled, whatever the gauge said
+    // after its last successful pass.
+    ctx.set_state(&policy, Some(PolicyState::Reconciling));
     tracing::warn!(error = %error, retry_in = ?after, "pass failed");
     Action::requeue(after)
 }

@@ -37,6 +37,9 @@ struct StateLabel {
     state: String,
 }
 
+/// Refreshes metrics computed from state outside the registry, just before a render.
+type ScrapeHook = Box<dyn Fn(&Metrics) + Send + Sync>;
+
 /// The controller's metrics and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -47,6 +50,7 @@ pub struct Metrics {
     status_patches: Counter,
     reconcile_duration: Histogram,
     policies: Family<StateLabel, Gauge>,
+    scrape_hooks: std::sync::Mutex<Vec<ScrapeHook>>,
 }
 
 impl Default for Metrics {
@@ -97,7 +101,13 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             reconcile_duration.clone(),
         );
-        registry.register("bucketcors_policies", "Policies by state", policies.clone());
+        registry.register(
+            "bucketcors_policies",
+            "Policies by the state of their last pass: ready, reconciling (in progress or \
+             being retried), stalled (needs a person), drifted (Report mode found a \
+             difference), suspended",
+            policies.clone(),
+        );
         for state in PolicyState::ALL {
             policies
                 .get_or_create(&StateLabel {
@@ -114,6 +124,7 @@ impl Metrics {
             status_patches,
             reconcile_duration,
             policies,
+            scrape_hooks: std::sync::Mutex::default(),
         }
     }
 
@@ -122,6 +133,15 @@ impl Metrics {
     /// natively. Kept next to `render` so that the header and the body cannot disagree.
     pub const CONTENT_TYPE: &'static str =
         "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+    /// Runs `hook` before every [`Self::render`], for values that are cheaper to compute on
+    /// demand than to keep up to date (the per-state policy counts).
+    pub fn on_scrape(&self, hook: impl Fn(&Metrics) + Send + Sync + 'static) {
+        self.scrape_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(hook));
+    }
 
     /// Counts a finished pass (`result` is a reason, `error`, or a cleanup result) and its duration.
     pub fn reconciled(&self, result: &str, took: Duration) {
@@ -172,8 +192,17 @@ impl Metrics {
         }
     }
 
-    /// The metrics in the OpenMetrics text format (see [`Self::CONTENT_TYPE`]).
+    /// The metrics in the OpenMetrics text format (see [`Self::CONTENT_TYPE`]), after running
+    /// the scrape hooks.
     pub fn render(&self) -> String {
+        for hook in self
+            .scrape_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            hook(self);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -257,6 +286,7 @@ mod tests {
             "bucketcors_status_patches_total 2",
             "bucketcors_reconcile_duration_seconds_count 1",
             "bucketcors_policies{state=\"ready\"} 0",
+            "bucketcors_policies{state=\"drifted\"} 0",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
@@ -274,6 +304,25 @@ mod tests {
                 "# TYPE bucketcors_drift_detected counter\nbucketcors_drift_detected_total 0\n"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn scrape_hooks_run_before_each_render() {
+        let m = Metrics::new();
+        let scrapes = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let seen = scrapes.clone();
+        m.on_scrape(move |m| {
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            m.set_policies(&[(PolicyState::Drifted, n)]);
+        });
+        assert!(
+            m.render()
+                .contains("bucketcors_policies{state=\"drifted\"} 1")
+        );
+        assert!(
+            m.render()
+                .contains("bucketcors_policies{state=\"drifted\"} 2")
         );
     }
 }
