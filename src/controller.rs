@@ -18,6 +18,7 @@
 
 mod context;
 mod leader;
+mod states;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -54,8 +55,11 @@ use crate::telemetry::{self, Health, LogFormat, Metrics};
 /// Flags of `bucketcors controller`.
 #[derive(Clone, Debug, Args)]
 pub struct ControllerArgs {
-    /// Kubeconfig file (default: `KUBECONFIG`, else in-cluster configuration).
-    #[arg(long, env = "KUBECONFIG")]
+    /// Kubeconfig file. Without it, the client configuration is inferred as kubectl does:
+    /// the `KUBECONFIG` list of files (merged), else `~/.kube/config`, else in-cluster.
+    // Deliberately not `env = "KUBECONFIG"`: that variable is a list of paths, which only
+    // the inference merges correctly; one explicit path is what the flag means.
+    #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long)]
@@ -185,6 +189,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The Kubernetes client: from `--kubeconfig` when given, else kube's inference.
 async fn client(args: &ControllerArgs) -> Result<Client, ControllerError> {
     let boxed = |e: Box<dyn std::error::Error + Send + Sync>| ControllerError::Client(e);
     let config = match &args.kubeconfig {
@@ -505,11 +510,24 @@ async fn controller(
         .graceful_shutdown_on(shutdown)
         .run(reconcile_policy, error_policy, ctx)
         .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "controller stream");
+            match result {
+                // Already logged by `error_policy`, inside the pass's span.
+                Ok(_) | Err(kube::runtime::controller::Error::ReconcilerFailed(..)) => {}
+                Err(e) => tracing::debug!(error = %e, "controller stream"),
             }
         })
         .await;
+}
+
+/// The span every log line about one policy's pass runs in, so that each line carries the
+/// policy's namespace, name and bucket (DESIGN section 5: JSON logs with them on every line).
+fn pass_span(policy: &BucketCorsPolicy) -> tracing::Span {
+    tracing::info_span!(
+        "reconcile",
+        namespace = %policy.namespace().unwrap_or_default(),
+        policy = %policy.name_any(),
+        bucket = %policy.spec.bucket,
+    )
 }
 
 /// One pass for one policy: finalizer bookkeeping, then apply or cleanup.
@@ -517,12 +535,7 @@ async fn reconcile_policy(
     policy: Arc<BucketCorsPolicy>,
     ctx: Arc<Context>,
 ) -> Result<Action, PassError> {
-    let span = tracing::info_span!(
-        "reconcile",
-        namespace = %policy.namespace().unwrap_or_default(),
-        policy = %policy.name_any(),
-        bucket = %policy.spec.bucket,
-    );
+    let span = pass_span(&policy);
     async move {
         ctx.caches_ready().await;
         let api = Api::<BucketCorsPolicy>::namespaced(
@@ -579,7 +592,7 @@ async fn apply(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, PassE
     if outcome.drift_detected {
         ctx.metrics.drift();
     }
-    ctx.set_state(&key, Some(PolicyState::from(outcome.reason)));
+    ctx.set_state(policy, Some(PolicyState::from(outcome.reason)));
     ctx.events.publish(policy, &outcome.events).await;
     let attempt = if outcome.retry() {
         Some(ctx.next_attempt(&key))
@@ -612,7 +625,7 @@ async fn cleanup(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, Pas
             ctx.metrics.reconciled("Cleanup", started.elapsed());
             ctx.events.publish(policy, &events).await;
             ctx.reset_attempts(&key);
-            ctx.set_state(&key, None);
+            ctx.set_state(policy, None);
             tracing::info!(wrote = wrote.map(|o| o.as_str()), deletion_policy = ?policy.spec.deletion_policy, "cleaned up; releasing the finalizer");
             Ok(Action::await_change())
         }
@@ -626,15 +639,32 @@ async fn cleanup(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, Pas
 
 /// Retries failed passes with exponential backoff per policy.
 fn error_policy(policy: Arc<BucketCorsPolicy>, error: &PassError, ctx: Arc<Context>) -> Action {
+    // kube-runtime calls this after the pass's future (and its span) has ended; entering the
+    // same span again gives this line the same fields as the pass's own lines.
+    let _span = pass_span(&policy).entered();
     let attempt = ctx.next_attempt(&policy.key());
     let after =
         reconcile::requeue_after(policy.spec.interval(), Some(attempt), rand::random::<f64>());
-    tracing::warn!(
-        namespace = %policy.namespace().unwrap_or_default(),
-        name = %policy.name_any(),
-        error = %error,
-        retry_in = ?after,
-        "pass failed"
-    );
+    // Every failed pass is retried: the policy is being reconciled, whatever the gauge said
+    // after its last successful pass.
+    ctx.set_state(&policy, Some(PolicyState::Reconciling));
+    tracing::warn!(error = %error, retry_in = ?after, "pass failed");
     Action::requeue(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubeconfig_comes_from_the_flag_only() {
+        // `KUBECONFIG` is a list of files that kube's inference merges; reading it as one
+        // path (clap's `env`) breaks every list of two or more.
+        let cmd = <ControllerArgs as Args>::augment_args(clap::Command::new("controller"));
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "kubeconfig")
+            .expect("--kubeconfig");
+        assert_eq!(arg.get_env(), None);
+    }
 }

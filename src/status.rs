@@ -140,8 +140,11 @@ pub enum PolicyState {
     Ready,
     /// Reconciling=True (including first visits).
     Reconciling,
-    /// Stalled=True, or Report mode with drift (needs a person as well).
+    /// Stalled=True.
     Stalled,
+    /// Report mode found the bucket different from the policy (`DriftReported`): neither
+    /// Reconciling nor Stalled, so counted apart from both.
+    Drifted,
     /// `spec.suspend`.
     Suspended,
 }
@@ -153,15 +156,17 @@ impl PolicyState {
             Self::Ready => "ready",
             Self::Reconciling => "reconciling",
             Self::Stalled => "stalled",
+            Self::Drifted => "drifted",
             Self::Suspended => "suspended",
         }
     }
 
     /// All states, so the gauge can report zeros.
-    pub const ALL: [PolicyState; 4] = [
+    pub const ALL: [PolicyState; 5] = [
         Self::Ready,
         Self::Reconciling,
         Self::Stalled,
+        Self::Drifted,
         Self::Suspended,
     ];
 }
@@ -171,6 +176,7 @@ impl From<Reason> for PolicyState {
         match reason {
             Reason::InSync | Reason::Applied => Self::Ready,
             Reason::Suspended => Self::Suspended,
+            Reason::DriftReported => Self::Drifted,
             r if r.is_reconciling() => Self::Reconciling,
             _ => Self::Stalled,
         }
@@ -513,6 +519,31 @@ mod tests {
                 assert_eq!(t(READY), "Unknown");
             }
         }
+    }
+
+    #[test]
+    fn the_gauge_state_agrees_with_the_conditions() {
+        for r in Reason::ALL {
+            let c = conditions(&[], Some(1), &Summary::new(r, "m"), at(0));
+            let t = |ty: &str| c.iter().find(|x| x.type_ == ty).unwrap().status.clone();
+            let expected = match (
+                t(READY).as_str(),
+                t(RECONCILING).as_str(),
+                t(STALLED).as_str(),
+            ) {
+                ("True", _, _) => PolicyState::Ready,
+                (_, "True", _) => PolicyState::Reconciling,
+                (_, _, "True") => PolicyState::Stalled,
+                _ if r == Reason::Suspended => PolicyState::Suspended,
+                // Not ready, but neither progressing nor stuck: Report mode's difference.
+                _ => PolicyState::Drifted,
+            };
+            assert_eq!(PolicyState::from(r), expected, "{r}");
+        }
+        assert_eq!(
+            PolicyState::from(Reason::DriftReported),
+            PolicyState::Drifted
+        );
     }
 
     #[test]

@@ -479,3 +479,195 @@ async fn two_policies_on_one_bucket_one_owner_no_flapping_and_takeover() {
     c.wait_ready("second", "True", "Applied", SECS(20)).await;
     assert_eq!(ids(&live(&moto, &bucket).await), [Some("other".to_owned())]);
 }
+
+/// The messages the controller logs about one pass (src/controller.rs).
+const PASS_MESSAGES: [&str; 6] = [
+    "reconciled",
+    "pass stalled",
+    "pass failed; retrying",
+    "pass failed",
+    "cleaned up; releasing the finalizer",
+    "finalizer patch raced a newer version of the policy; looking again",
+];
+
+#[tokio::test]
+async fn json_logs_carry_the_policy_and_bucket_on_every_line_of_a_pass() {
+    let Some((c, moto)) = setup("jsonlogs").await else {
+        return;
+    };
+    let (ok_bucket, retry_bucket) = (
+        moto.new_bucket("jsonok").await,
+        moto.new_bucket("jsonretry").await,
+    );
+    let missing_bucket = format!("{ok_bucket}-missing");
+    let closed = format!("http://127.0.0.1:{}", cluster::free_port());
+    c.s3_endpoint("down", &closed, "moto-keys").await;
+    // BUCKETCORS_LOG_FORMAT, as the Helm chart sets it (and no --log-format).
+    let ctl = c.start_controller_with(&[], &[("BUCKETCORS_LOG_FORMAT", "json")]);
+    c.apply(&policy("ok", &ok_bucket, "", TWO_RULES)).await;
+    c.apply(&policy("stalled", &missing_bucket, "", TWO_RULES))
+        .await;
+    c.apply(
+        &policy("retrying", &retry_bucket, "", TWO_RULES).replace("name: moto}", "name: down}"),
+    )
+    .await;
+    c.wait_ready("ok", "True", "Applied", SECS(20)).await;
+    c.wait_ready("stalled", "False", "NoSuchBucket", SECS(20))
+        .await;
+    c.wait_ready("retrying", "False", "Unavailable", SECS(20))
+        .await;
+    // A cleanup that cannot reach its store fails the pass: kube-runtime's error policy logs it.
+    c.delete_policy("retrying").await;
+    let start = std::time::Instant::now();
+    while !ctl.log().contains("\"message\":\"pass failed\"") {
+        assert!(
+            start.elapsed() < SECS(20),
+            "no failed cleanup pass logged:\n{}",
+            ctl.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Bring the endpoint back: the cleanup finishes.
+    c.s3_endpoint("down", &cluster::moto_url(), "moto-keys")
+        .await;
+    c.wait_gone("retrying", SECS(20)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let buckets = [
+        ("ok", ok_bucket.as_str()),
+        ("stalled", missing_bucket.as_str()),
+        ("retrying", retry_bucket.as_str()),
+    ];
+    let log = ctl.log();
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        let message = v["message"].as_str().unwrap_or_default();
+        let target = v["target"].as_str().unwrap_or_default();
+        // Lines of a pass: what the controller says about one, and whatever the modules a
+        // pass runs (reconcile, the S3 adapter, the event publisher) say.
+        let pass_target = [
+            "bucketcors::reconcile",
+            "bucketcors::s3",
+            "bucketcors::telemetry::events",
+        ]
+        .iter()
+        .any(|t| target.starts_with(t));
+        if !PASS_MESSAGES.contains(&message) && !pass_target {
+            continue;
+        }
+        let span = &v["span"];
+        assert_eq!(span["namespace"], c.namespace.as_str(), "{line}");
+        let policy = span["policy"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no policy on {line}"));
+        let bucket = buckets
+            .iter()
+            .find(|(p, _)| *p == policy)
+            .unwrap_or_else(|| panic!("unknown policy {policy}: {line}"))
+            .1;
+        assert_eq!(span["bucket"], bucket, "{line}");
+        seen.push((policy.to_owned(), message.to_owned()));
+    }
+    for (policy, message) in [
+        ("ok", "reconciled"),
+        ("stalled", "pass stalled"),
+        ("retrying", "pass failed; retrying"),
+        ("retrying", "pass failed"),
+        ("retrying", "cleaned up; releasing the finalizer"),
+    ] {
+        assert!(
+            seen.iter().any(|(p, m)| p == policy && m == message),
+            "no {message:?} line for {policy}: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_the_flag_a_kubeconfig_list_is_merged_as_kubectl_does() {
+    let Some((c, moto)) = setup("kubeconfiglist").await else {
+        return;
+    };
+    let bucket = moto.new_bucket("kubeconfiglist").await;
+    // A second file that only adds an unrelated cluster; listed first, so the current
+    // context can only come from merging in the real one.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let other = dir.path().join("other.kubeconfig");
+    std::fs::write(
+        &other,
+        "apiVersion: v1\nkind: Config\n\
+         clusters: [{name: elsewhere, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: nobody, user: {token: nothing}}]\n\
+         contexts: [{name: elsewhere, context: {cluster: elsewhere, user: nobody}}]\n",
+    )
+    .expect("write kubeconfig");
+    let list =
+        std::env::join_paths([other.as_path(), c.kubeconfig.as_path()]).expect("KUBECONFIG list");
+    let ctl = c.start_controller_with(&[], &[("KUBECONFIG", list.to_str().unwrap())]);
+    ctl.wait_ready(SECS(20)).await;
+    c.apply(&policy("web", &bucket, "", TWO_RULES)).await;
+    c.wait_ready("web", "True", "Applied", SECS(20)).await;
+}
+
+#[tokio::test]
+async fn the_policies_gauge_counts_drift_apart_and_forgets_policies_that_leave_the_watch() {
+    let Some((c, moto)) = setup("gauge").await else {
+        return;
+    };
+    let (ready_bucket, report_bucket) = (
+        moto.new_bucket("gready").await,
+        moto.new_bucket("greport").await,
+    );
+    let ctl = c.start_controller(&["--selector", "shard=a"]);
+    let labelled = |name: &str, bucket: &str, shard: &str, extra: &str| {
+        policy(name, bucket, extra, TWO_RULES).replace(
+            &format!("metadata: {{name: {name}}}"),
+            &format!("metadata: {{name: {name}, labels: {{shard: {shard}}}}}"),
+        )
+    };
+    c.apply(&labelled("ready", &ready_bucket, "a", "")).await;
+    c.apply(&labelled(
+        "report",
+        &report_bucket,
+        "a",
+        "  driftPolicy: Report\n",
+    ))
+    .await;
+    c.wait_ready("ready", "True", "Applied", SECS(20)).await;
+    c.wait_ready("report", "False", "DriftReported", SECS(20))
+        .await;
+    let gauge = |state: &'static str| {
+        let ctl = &ctl;
+        async move {
+            ctl.metric(&format!("bucketcors_policies{{state=\"{state}\"}}"))
+                .await
+        }
+    };
+    assert_eq!(
+        (
+            gauge("ready").await,
+            gauge("drifted").await,
+            gauge("stalled").await
+        ),
+        (1.0, 1.0, 0.0),
+        "DriftReported is not Stalled"
+    );
+
+    // Out of the selector, without any cleanup pass: no longer counted.
+    c.apply(&labelled("ready", &ready_bucket, "b", "")).await;
+    let start = std::time::Instant::now();
+    while gauge("ready").await != 0.0 {
+        assert!(
+            start.elapsed() < SECS(10),
+            "a policy outside --selector is still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(gauge("drifted").await, 1.0);
+    assert_eq!(
+        c.condition("ready", "Ready").await.unwrap().0,
+        "True",
+        "the controller left it alone"
+    );
+}

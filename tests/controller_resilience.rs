@@ -264,3 +264,255 @@ async fn leader_election_hands_over_and_sigterm_shuts_down_cleanly() {
     );
     assert!(b.is_running());
 }
+
+/// How many passes ended with `result` so far.
+async fn passes(ctl: &cluster::RunningController, result: &str) -> f64 {
+    ctl.metric(&format!(
+        "bucketcors_reconciles_total{{result=\"{result}\"}}"
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn changing_an_endpoint_re_reconciles_its_policies_without_touching_them() {
+    let Some((c, moto)) = setup("endpointchange", Server::Moto).await else {
+        return;
+    };
+    // A long interval: only the endpoint watch can bring these passes about in time.
+    let hour = "  interval: 1h\n";
+    let (b1, b2) = (
+        moto.new_bucket("epns").await,
+        moto.new_bucket("epcluster").await,
+    );
+    let closed = format!("http://127.0.0.1:{}", cluster::free_port());
+    c.s3_secret("keys", "testing", "testing").await;
+    // The namespaced endpoint first points at nothing.
+    c.s3_endpoint("ep", &closed, "keys").await;
+    // The cluster endpoint first reads a Secret that does not exist.
+    let cluster_ep = format!("{}-moto", c.namespace);
+    let cluster_endpoint = |secret: &str| {
+        format!(
+            "apiVersion: bucketcors.dev/v1alpha1\nkind: ClusterS3Endpoint\nmetadata: {{name: {cluster_ep}}}\n\
+             spec: {{url: '{}', region: us-east-1, forcePathStyle: true, credentials: {{source: Secret, \
+             secretRef: {{name: {secret}, namespace: {}}}}}}}\n",
+            cluster::moto_url(),
+            c.namespace
+        )
+    };
+    c.apply(&cluster_endpoint("no-such-secret")).await;
+    let ctl = c.start_controller(&[]);
+    c.apply(&policy("ns", &b1, "ep", hour)).await;
+    c.apply(&format!(
+        "apiVersion: bucketcors.dev/v1alpha1\nkind: BucketCorsPolicy\nmetadata: {{name: cl}}\n\
+         spec:\n  bucket: {b2}\n  endpointRef: {{kind: ClusterS3Endpoint, name: {cluster_ep}}}\n{hour}  rules:\n{RULES}"
+    ))
+    .await;
+    c.wait_ready("ns", "False", "Unavailable", SECS(30)).await;
+    c.wait_ready("cl", "False", "SecretNotFound", SECS(30))
+        .await;
+    assert_eq!(c.condition("cl", "Stalled").await.unwrap().0, "True");
+    let before = |p: kube::core::ObjectMeta| (p.generation, p.annotations, p.labels);
+    let ns_meta = before(c.policies().get("ns").await.unwrap().metadata);
+    let cl_meta = before(c.policies().get("cl").await.unwrap().metadata);
+
+    // S3Endpoint: the right URL, but now a Secret that does not exist -> Stalled. No backoff
+    // retry is due after a Stalled pass, so the next change below is the watch's doing alone.
+    c.s3_endpoint("ep", &cluster::moto_url(), "missing-keys")
+        .await;
+    c.wait_ready("ns", "False", "SecretNotFound", SECS(15))
+        .await;
+    assert_eq!(c.condition("ns", "Stalled").await.unwrap().0, "True");
+    assert!(live(&moto, &b1).await.is_empty());
+
+    // Fix both endpoints (not the policies): Ready promptly, not in an hour.
+    let fixed_at = Instant::now();
+    c.s3_endpoint("ep", &cluster::moto_url(), "keys").await;
+    c.apply(&cluster_endpoint("keys")).await;
+    c.wait_ready("ns", "True", "Applied", SECS(15)).await;
+    c.wait_ready("cl", "True", "Applied", SECS(15)).await;
+    eprintln!(
+        "both Ready {:?} after fixing the endpoints",
+        fixed_at.elapsed()
+    );
+    assert!(declared(&live(&moto, &b1).await));
+    assert!(declared(&live(&moto, &b2).await));
+    assert_eq!(
+        before(c.policies().get("ns").await.unwrap().metadata),
+        ns_meta,
+        "policy ns untouched"
+    );
+    assert_eq!(
+        before(c.policies().get("cl").await.unwrap().metadata),
+        cl_meta,
+        "policy cl untouched"
+    );
+    assert_eq!(passes(&ctl, "Applied").await, 2.0);
+
+    // A further endpoint change that changes nothing for the bucket: one more pass, in sync.
+    let in_sync = passes(&ctl, "InSync").await;
+    c.apply(&cluster_endpoint("keys").replace(
+        "forcePathStyle: true,",
+        "forcePathStyle: true, rateLimit: {requestsPerSecond: 20},",
+    ))
+    .await;
+    let start = Instant::now();
+    while passes(&ctl, "InSync").await <= in_sync {
+        assert!(
+            start.elapsed() < SECS(15),
+            "no pass after the ClusterS3Endpoint changed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        ctl.metric("bucketcors_cors_writes_total{operation=\"put\"}")
+            .await,
+        2.0,
+        "nothing rewritten"
+    );
+    c.delete_cluster_endpoint(&cluster_ep).await;
+}
+
+/// The Lease's holder, once it has one.
+async fn lease_holder(
+    leases: &kube::Api<k8s_openapi::api::coordination::v1::Lease>,
+    timeout: Duration,
+) -> String {
+    let start = Instant::now();
+    loop {
+        if let Some(holder) = leases
+            .get_opt(bucketcors::controller::LEASE_NAME)
+            .await
+            .expect("get lease")
+            .and_then(|l| l.spec?.holder_identity)
+            .filter(|h| !h.is_empty())
+        {
+            return holder;
+        }
+        assert!(start.elapsed() < timeout, "nobody took the lease");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A Lease held by someone else, renewed just now.
+fn intruders_lease(
+    mut lease: k8s_openapi::api::coordination::v1::Lease,
+) -> k8s_openapi::api::coordination::v1::Lease {
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    );
+    let spec = lease.spec.get_or_insert_with(Default::default);
+    spec.holder_identity = Some("intruder".into());
+    spec.lease_duration_seconds = Some(15);
+    spec.acquire_time = Some(now.clone());
+    spec.renew_time = Some(now);
+    lease
+}
+
+/// Waits for the controller to exit on its own; asserts it failed, and promptly: the holder
+/// looks at the Lease every 2s (src/controller/leader.rs).
+fn exits_with_an_error(ctl: &mut cluster::RunningController, what: &str) -> Duration {
+    let start = Instant::now();
+    let status = ctl
+        .wait_exit(SECS(10))
+        .unwrap_or_else(|| panic!("{what}: the controller kept running\n{}", ctl.log()));
+    let took = start.elapsed();
+    assert!(!status.success(), "{what}: exit status {status:?}");
+    assert!(
+        ctl.log().contains("lost the leader lease"),
+        "{what}: the log does not say why:\n{}",
+        ctl.log()
+    );
+    eprintln!("{what}: exited ({status}) {took:?} after losing the lease");
+    took
+}
+
+#[tokio::test]
+async fn a_leader_that_loses_its_lease_exits_with_an_error() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::{DeleteParams, PostParams};
+    let Some(c) = cluster::cluster("leaselost").await else {
+        return;
+    };
+    let leases: kube::Api<Lease> = kube::Api::namespaced(c.client.clone(), &c.namespace);
+    let flags = [
+        "--leader-elect",
+        "--leader-elect-namespace",
+        c.namespace.as_str(),
+    ];
+
+    // 1. Another holder takes the Lease over by updating it.
+    let mut a = c.start_controller(&flags);
+    let a_identity = lease_holder(&leases, SECS(20)).await;
+    a.wait_ready(SECS(20)).await;
+    // A renewal between our read and our write makes the write a conflict: read again.
+    for attempt in 1.. {
+        let lease = leases
+            .get(bucketcors::controller::LEASE_NAME)
+            .await
+            .unwrap();
+        match leases
+            .replace(
+                bucketcors::controller::LEASE_NAME,
+                &PostParams::default(),
+                &intruders_lease(lease),
+            )
+            .await
+        {
+            Ok(_) => break,
+            Err(kube::Error::Api(s)) if s.code == 409 && attempt < 5 => continue,
+            Err(e) => panic!("take the lease over: {e}"),
+        }
+    }
+    exits_with_an_error(&mut a, "taken over");
+    assert_ne!(a_identity, "intruder");
+
+    // 2. The Lease is deleted and nobody else wants it: the holder creates it again and
+    //    keeps leading (leader.rs treats a missing Lease as free).
+    leases
+        .delete(bucketcors::controller::LEASE_NAME, &DeleteParams::default())
+        .await
+        .expect("delete the intruder's lease");
+    let mut b = c.start_controller(&flags);
+    let b_identity = lease_holder(&leases, SECS(20)).await;
+    b.wait_ready(SECS(20)).await;
+    leases
+        .delete(bucketcors::controller::LEASE_NAME, &DeleteParams::default())
+        .await
+        .expect("delete the lease");
+    assert_eq!(lease_holder(&leases, SECS(10)).await, b_identity);
+    assert!(b.is_running(), "{}", b.log());
+
+    // 3. The Lease is deleted and someone else creates it first: the holder exits.
+    //    (b renews every 2s; should it re-create the Lease between our delete and create,
+    //    our create meets AlreadyExists and we try again.)
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        assert!(
+            attempts <= 5,
+            "could not get the lease in before the holder"
+        );
+        leases
+            .delete(bucketcors::controller::LEASE_NAME, &DeleteParams::default())
+            .await
+            .expect("delete the lease");
+        let fresh = Lease {
+            metadata: kube::api::ObjectMeta {
+                name: Some(bucketcors::controller::LEASE_NAME.into()),
+                ..Default::default()
+            },
+            spec: None,
+        };
+        match leases
+            .create(&PostParams::default(), &intruders_lease(fresh))
+            .await
+        {
+            Ok(_) => break,
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => panic!("create the intruder's lease: {e}"),
+        }
+    }
+    exits_with_an_error(&mut b, "deleted and re-acquired by another");
+    // The intruder's Lease was left alone.
+    assert_eq!(lease_holder(&leases, SECS(1)).await, "intruder");
+}

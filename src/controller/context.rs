@@ -9,6 +9,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 
+use super::states::PolicyStates;
 use crate::api::{
     BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, FIELD_MANAGER, S3Endpoint,
 };
@@ -45,7 +46,7 @@ pub struct Context {
     /// Consecutive retryable failures per policy, for backoff.
     attempts: Mutex<HashMap<String, u32>>,
     /// Last known state per policy, for the `bucketcors_policies` gauge.
-    states: Mutex<HashMap<String, PolicyState>>,
+    states: Arc<PolicyStates>,
     /// True once every cache has listed once.
     synced: tokio::sync::watch::Sender<bool>,
 }
@@ -60,6 +61,14 @@ impl Context {
         default_endpoint: EndpointConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let states = Arc::new(PolicyStates::default());
+        // The gauge is recomputed on every scrape against the policy cache, so a policy that
+        // left the watch without a cleanup pass stops being counted. The hook holds the
+        // states and the store, not the context, so nothing keeps the context alive.
+        {
+            let (states, policies) = (states.clone(), policies.clone());
+            metrics.on_scrape(move |m| refresh_gauge(m, &states, &policies));
+        }
         Self {
             events: EventPublisher::new(client.clone()),
             client,
@@ -70,7 +79,7 @@ impl Context {
             metrics,
             stores: Mutex::default(),
             attempts: Mutex::default(),
-            states: Mutex::default(),
+            states,
             synced: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -102,18 +111,10 @@ impl Context {
             .remove(key);
     }
 
-    /// Records a policy's state (or its removal) and refreshes the gauge.
-    pub fn set_state(&self, key: &str, state: Option<PolicyState>) {
-        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        match state {
-            Some(s) => states.insert(key.to_owned(), s),
-            None => states.remove(key),
-        };
-        let counts: Vec<(PolicyState, i64)> = PolicyState::ALL
-            .iter()
-            .map(|s| (*s, states.values().filter(|v| *v == s).count() as i64))
-            .collect();
-        self.metrics.set_policies(&counts);
+    /// Records the state a pass left `policy` in (`None`: cleaned up, forget it). The gauge
+    /// shows it at the next scrape.
+    pub fn set_state(&self, policy: &BucketCorsPolicy, state: Option<PolicyState>) {
+        self.states.set(ObjectRef::from_obj(policy), state);
     }
 
     /// Waits until the caches have listed once, so that a fresh controller does not report
@@ -144,6 +145,11 @@ impl Context {
             }
         }
     }
+}
+
+/// Sets the `bucketcors_policies` gauge from the states of the policies still in the cache.
+fn refresh_gauge(metrics: &Metrics, states: &PolicyStates, policies: &Store<BucketCorsPolicy>) {
+    metrics.set_policies(&states.prune_and_count(|policy| policies.get(policy).is_some()));
 }
 
 fn api_error(e: kube::Error) -> ViewError {

@@ -37,6 +37,9 @@ struct StateLabel {
     state: String,
 }
 
+/// Refreshes metrics computed from state outside the registry, just before a render.
+type ScrapeHook = Box<dyn Fn(&Metrics) + Send + Sync>;
+
 /// The controller's metrics and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -47,6 +50,7 @@ pub struct Metrics {
     status_patches: Counter,
     reconcile_duration: Histogram,
     policies: Family<StateLabel, Gauge>,
+    scrape_hooks: std::sync::Mutex<Vec<ScrapeHook>>,
 }
 
 impl Default for Metrics {
@@ -97,7 +101,13 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             reconcile_duration.clone(),
         );
-        registry.register("bucketcors_policies", "Policies by state", policies.clone());
+        registry.register(
+            "bucketcors_policies",
+            "Policies by the state of their last pass: ready, reconciling (in progress or \
+             being retried), stalled (needs a person), drifted (Report mode found a \
+             difference), suspended",
+            policies.clone(),
+        );
         for state in PolicyState::ALL {
             policies
                 .get_or_create(&StateLabel {
@@ -114,7 +124,23 @@ impl Metrics {
             status_patches,
             reconcile_duration,
             policies,
+            scrape_hooks: std::sync::Mutex::default(),
         }
+    }
+
+    /// The `Content-Type` of what [`Self::render`] produces: prometheus-client's text encoder
+    /// writes the OpenMetrics 1.0.0 text format (`# EOF` terminated), which Prometheus scrapes
+    /// natively. Kept next to `render` so that the header and the body cannot disagree.
+    pub const CONTENT_TYPE: &'static str =
+        "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+    /// Runs `hook` before every [`Self::render`], for values that are cheaper to compute on
+    /// demand than to keep up to date (the per-state policy counts).
+    pub fn on_scrape(&self, hook: impl Fn(&Metrics) + Send + Sync + 'static) {
+        self.scrape_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(hook));
     }
 
     /// Counts a finished pass (`result` is a reason, `error`, or a cleanup result) and its duration.
@@ -166,8 +192,17 @@ impl Metrics {
         }
     }
 
-    /// The metrics in the Prometheus text format.
+    /// The metrics in the OpenMetrics text format (see [`Self::CONTENT_TYPE`]), after running
+    /// the scrape hooks.
     pub fn render(&self) -> String {
+        for hook in self
+            .scrape_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            hook(self);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -252,8 +287,43 @@ mod tests {
             "bucketcors_status_patches_total 2",
             "bucketcors_reconcile_duration_seconds_count 1",
             "bucketcors_policies{state=\"ready\"} 0",
+            "bucketcors_policies{state=\"drifted\"} 0",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
+    }
+
+    #[test]
+    fn the_body_is_the_format_the_content_type_names() {
+        let text = Metrics::new().render();
+        assert!(Metrics::CONTENT_TYPE.starts_with("application/openmetrics-text"));
+        // OpenMetrics, not the 0.0.4 text format: terminated by `# EOF`, counters' metadata
+        // under the family name without `_total`.
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(
+            text.contains(
+                "# TYPE bucketcors_drift_detected counter\nbucketcors_drift_detected_total 0\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn scrape_hooks_run_before_each_render() {
+        let m = Metrics::new();
+        let scrapes = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let seen = scrapes.clone();
+        m.on_scrape(move |m| {
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            m.set_policies(&[(PolicyState::Drifted, n)]);
+        });
+        assert!(
+            m.render()
+                .contains("bucketcors_policies{state=\"drifted\"} 1")
+        );
+        assert!(
+            m.render()
+                .contains("bucketcors_policies{state=\"drifted\"} 2")
+        );
     }
 }

@@ -38,10 +38,7 @@ struct AppState {
 
 async fn metrics_handler(State(s): State<AppState>) -> impl IntoResponse {
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, Metrics::CONTENT_TYPE)],
         s.metrics.render(),
     )
 }
@@ -81,4 +78,52 @@ pub async fn serve(
             .with_graceful_shutdown(shutdown)
             .await
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A raw HTTP/1.1 GET, so the test sees the headers exactly as a scraper does.
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    }
+
+    #[tokio::test]
+    async fn metrics_are_served_with_the_content_type_of_their_format() {
+        let metrics = Arc::new(Metrics::new());
+        let health = Arc::new(Health::default());
+        let (addr, server) = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            metrics,
+            health,
+            std::future::pending(),
+        )
+        .await
+        .expect("bind");
+        let server = tokio::spawn(server);
+        let response = get(addr, "/metrics").await;
+        server.abort();
+        let (head, body) = response.split_once("\r\n\r\n").expect("a response");
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-type")
+                    .then_some(value.trim())
+            })
+            .expect("a Content-Type header");
+        assert_eq!(content_type, Metrics::CONTENT_TYPE, "{head}");
+        assert!(body.contains("bucketcors_policies"), "{body}");
+        assert!(body.ends_with("# EOF\n"), "{body}");
+    }
 }

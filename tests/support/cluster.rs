@@ -80,7 +80,8 @@ impl TestCluster {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
-    /// Applies a YAML document (any kind in this test's namespace) with server-side apply.
+    /// Applies a YAML document (any kind in this test's namespace, or a ClusterS3Endpoint)
+    /// with server-side apply.
     pub async fn apply(&self, yaml: &str) {
         let value: serde_json::Value = serde_yaml_ng::from_str(yaml).expect("test YAML");
         let kind = value["kind"].as_str().expect("kind").to_owned();
@@ -88,11 +89,17 @@ impl TestCluster {
         let ar = match kind.as_str() {
             "BucketCorsPolicy" => kube::discovery::ApiResource::erase::<BucketCorsPolicy>(&()),
             "S3Endpoint" => kube::discovery::ApiResource::erase::<bucketcors::api::S3Endpoint>(&()),
+            "ClusterS3Endpoint" => {
+                kube::discovery::ApiResource::erase::<bucketcors::api::ClusterS3Endpoint>(&())
+            }
             "Secret" => kube::discovery::ApiResource::erase::<Secret>(&()),
             other => panic!("unsupported kind {other}"),
         };
-        let api: Api<kube::api::DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &self.namespace, &ar);
+        let api: Api<kube::api::DynamicObject> = if kind == "ClusterS3Endpoint" {
+            Api::all_with(self.client.clone(), &ar)
+        } else {
+            Api::namespaced_with(self.client.clone(), &self.namespace, &ar)
+        };
         api.patch(
             &name,
             &PatchParams::apply("tests").force(),
@@ -188,9 +195,22 @@ impl TestCluster {
         }
     }
 
+    /// Deletes a ClusterS3Endpoint (cluster-scoped objects outlive the test's namespace).
+    pub async fn delete_cluster_endpoint(&self, name: &str) {
+        let api: Api<bucketcors::api::ClusterS3Endpoint> = Api::all(self.client.clone());
+        let _ = api.delete(name, &DeleteParams::default()).await;
+    }
+
     /// Starts the controller binary for this namespace.
     pub fn start_controller(&self, extra: &[&str]) -> RunningController {
-        RunningController::start(&self.kubeconfig, &self.namespace, extra)
+        self.start_controller_with(extra, &[])
+    }
+
+    /// Starts the controller binary for this namespace with extra environment. Setting
+    /// `KUBECONFIG` drops the `--kubeconfig` flag (the client is then inferred), setting
+    /// `BUCKETCORS_LOG_FORMAT` drops `--log-format text`.
+    pub fn start_controller_with(&self, extra: &[&str], env: &[(&str, &str)]) -> RunningController {
+        RunningController::start(&self.kubeconfig, &self.namespace, extra, env)
     }
 }
 
@@ -211,30 +231,43 @@ pub fn free_port() -> u16 {
 pub struct RunningController {
     child: Child,
     pub metrics_url: String,
+    /// Where its standard error (the log) goes.
+    pub log_path: PathBuf,
 }
 
 impl RunningController {
-    fn start(kubeconfig: &std::path::Path, namespace: &str, extra: &[&str]) -> Self {
+    fn start(
+        kubeconfig: &std::path::Path,
+        namespace: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let log =
             std::env::temp_dir().join(format!("bucketcors-controller-{namespace}-{port}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_bucketcors"))
-            .arg("controller")
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .args([
-                "--namespace",
-                namespace,
-                "--metrics-addr",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "text",
-            ])
+        let sets = |var: &str| env.iter().any(|(k, _)| *k == var);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bucketcors"));
+        cmd.arg("controller");
+        if !sets("KUBECONFIG") {
+            cmd.arg("--kubeconfig").arg(kubeconfig);
+        }
+        cmd.args([
+            "--namespace",
+            namespace,
+            "--metrics-addr",
+            &format!("127.0.0.1:{port}"),
+        ]);
+        if !sets("BUCKETCORS_LOG_FORMAT") && !extra.contains(&"--log-format") {
+            cmd.args(["--log-format", "text"]);
+        }
+        let child = cmd
             .args(extra)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("RUST_LOG", "info,bucketcors=debug")
+            .env_remove("BUCKETCORS_LOG_FORMAT")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -243,7 +276,25 @@ impl RunningController {
         Self {
             child,
             metrics_url: format!("http://127.0.0.1:{port}"),
+            log_path: log,
         }
+    }
+
+    /// Everything it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit on its own: its exit status, or `None` after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     /// Kills the process at once (SIGKILL), as a crash would.
