@@ -27,11 +27,11 @@ pub use endpoint::{ResolvedEndpoint, location, resolve, selector_admits};
 pub use error::ReconcileError;
 
 use crate::api::{
-    BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, DeletionPolicy, DriftPolicy,
+    BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, CorsRule, DriftPolicy,
     OriginalConfiguration, S3Endpoint, StoreForm,
 };
 use crate::cors::{self, Plan};
-use crate::s3::{BucketRef, CorsStore, EndpointConfig, Operation, StoreErrorKind};
+use crate::s3::{BucketRef, CorsStore, EndpointConfig, Operation};
 use crate::status::{self, Observation, Reason, Summary};
 
 /// A Kubernetes API failure while reading or writing cluster objects.
@@ -99,9 +99,10 @@ pub trait ClusterView: Send + Sync {
     ) -> Result<Option<BTreeMap<String, String>>, ViewError>;
     /// A Secret; `None` when it does not exist.
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<SecretData>, ViewError>;
-    /// The policy's status as the API server has it now, bypassing caches. Asked only before
+    /// The policy's status as the API server has it now, bypassing caches. Asked before
     /// capturing the original configuration, so that a cache that has not yet seen an earlier
-    /// capture can never make the controller capture its own rules as the "original".
+    /// capture can never make the controller capture its own rules as the "original", and
+    /// once when a policy is deleted.
     async fn fresh_status(
         &self,
         policy: &BucketCorsPolicy,
@@ -109,13 +110,27 @@ pub trait ClusterView: Send + Sync {
 }
 
 /// Where a pass writes the policy's status.
+///
+/// `status.original` is written apart from everything else and never removed: the rest of the
+/// status is recomputed from a cached policy on every pass, and a cache that has not yet seen
+/// the capture must not be able to take the original away (the next write would then capture
+/// the controller's own rules as the "original").
 #[async_trait]
 pub trait StatusSink: Send + Sync {
-    /// Replaces the status (server-side apply of the status subresource).
+    /// Replaces every status field except `original`, which this write never sets or removes
+    /// whatever `status.original` holds (server-side apply of the status subresource).
     async fn write_status(
         &self,
         policy: &BucketCorsPolicy,
         status: &BucketCorsPolicyStatus,
+    ) -> Result<(), ViewError>;
+
+    /// Records the original configuration (`status.original`), which no later
+    /// [`Self::write_status`] removes.
+    async fn write_original(
+        &self,
+        policy: &BucketCorsPolicy,
+        original: &OriginalConfiguration,
     ) -> Result<(), ViewError>;
 }
 
@@ -141,6 +156,9 @@ pub struct Deps<'a> {
     pub sink: &'a dyn StatusSink,
     /// The endpoint for policies without `endpointRef`.
     pub default_endpoint: &'a EndpointConfig,
+    /// How long after `metadata.deletionTimestamp` a failing deletion is retried before it is
+    /// abandoned (`--cleanup-timeout`).
+    pub cleanup_timeout: Duration,
 }
 
 /// A Kubernetes Event to publish about the policy.
@@ -219,6 +237,38 @@ impl Pass<'_> {
         self.deps.sink.write_status(self.policy, &status).await?;
         self.writes += 1;
         self.current = Some(status);
+        Ok(())
+    }
+
+    /// Makes sure the bucket's configuration from before the policy's first write is recorded
+    /// in `status.original`, given `live`, what the bucket has now (before that write).
+    async fn capture_original(&mut self, live: &[CorsRule]) -> Result<(), ViewError> {
+        // Asked fresh: a cache that has not seen an earlier capture (and the write after it)
+        // would otherwise make this capture the controller's own rules.
+        let fresh = self.deps.view.fresh_status(self.policy).await?;
+        let current = self.current.get_or_insert_default();
+        if let Some(original) = fresh.as_ref().and_then(|s| s.original.clone()) {
+            current.original = Some(original);
+            return Ok(());
+        }
+        let wrote_before = current.last_applied_time.is_some()
+            || fresh.is_some_and(|s| s.last_applied_time.is_some());
+        if wrote_before {
+            // Written by a bucketcors that captured only for deletionPolicy Restore: what the
+            // bucket has now is not what it had before the policy, and a wrong original is
+            // worse than none (Restore then says it has nothing to restore).
+            return Ok(());
+        }
+        let original = OriginalConfiguration {
+            captured_time: Some(status::time(self.now)),
+            rules: live.to_vec(),
+        };
+        self.deps
+            .sink
+            .write_original(self.policy, &original)
+            .await?;
+        self.writes += 1;
+        current.original = Some(original);
         Ok(())
     }
 
@@ -431,22 +481,12 @@ pub async fn reconcile_once(
         return pass.finish(obs, None, events).await;
     }
 
-    // Enforce. For Restore, the original must be stored before the first write, in its own
-    // status write, so that a crash between the two cannot lose it.
-    if spec.deletion_policy == DeletionPolicy::Restore
-        && pass.current.as_ref().is_none_or(|s| s.original.is_none())
-    {
-        let fresh = deps
-            .view
-            .fresh_status(policy)
-            .await?
-            .and_then(|s| s.original);
-        let mut with_original = pass.current.clone().unwrap_or_default();
-        with_original.original = Some(fresh.unwrap_or_else(|| OriginalConfiguration {
-            captured_time: Some(status::time(now)),
-            rules: live.clone(),
-        }));
-        pass.write(with_original).await?;
+    // Enforce. The original is captured before the first write whatever the deletion policy:
+    // a policy switched to Restore later must restore what the bucket had before it, not the
+    // policy's own rules. It is stored in a write of its own before the bucket is written, so
+    // that a crash between the two cannot lose it.
+    if pass.current.as_ref().is_none_or(|s| s.original.is_none()) {
+        pass.capture_original(&live).await?;
     }
 
     let (operation, result) = match &plan {
