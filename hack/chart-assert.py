@@ -114,6 +114,7 @@ def scenario_default(c, docs, opts):
     args = ctr["args"]
     c.expect("--metrics-addr=0.0.0.0:8080" in args, "metrics on 0.0.0.0:8080")
     c.expect("--default-checksum=Auto" in args, "default checksum Auto")
+    c.expect("--cleanup-timeout=1h" in args, "cleanup timeout 1h")
     c.expect(not any(a.startswith("--namespace") for a in args), "no --namespace by default")
     c.expect("--leader-elect" not in args, "no leader election by default")
     c.expect(one(docs, "Deployment")["spec"]["strategy"]["type"] == "Recreate", "Recreate without leader election")
@@ -137,7 +138,7 @@ def scenario_full(c, docs, opts):
     secret_nss = set(opts["secrets"].split(","))
     ctr = container(docs)
     args = ctr["args"]
-    for a in [f"--namespace={watch}", "--selector=shard=a", "--leader-elect", "--concurrency=4",
+    for a in [f"--namespace={watch}", "--selector=shard=a", "--leader-elect", "--concurrency=4", "--cleanup-timeout=2h 30m",
               "--default-checksum=ContentMD5", "--default-region=us-south", "--metrics-addr=0.0.0.0:9090",
               "--default-path-style"]:
         c.expect(a in args, f"arg {a}")

@@ -92,6 +92,7 @@ reject "schema: replicaCount string" "replicaCount.*want integer" render x "$CHA
 reject "schema: defaultEndpoint.checksum enum" "checksum.*must be one of" render x "$CHART" --set defaultEndpoint.checksum=MD5
 reject "schema: logFormat enum" "logFormat.*must be one of" render x "$CHART" --set logFormat=xml
 reject "schema: concurrency 0" "concurrency.*minimum" render x "$CHART" --set concurrency=0
+reject "schema: cleanupTimeout without a unit" "cleanupTimeout.*does not match" render x "$CHART" --set-string cleanupTimeout=3600
 reject "schema: privileged metrics port" "port.*minimum" render x "$CHART" --set metrics.port=80
 reject "schema: unknown top-level key" "additional properties 'watchNamespaces'" render x "$CHART" --set watchNamespaces=a
 reject "schema: typo inside resources" "additional properties 'limit'" render x "$CHART" -f "$WORK/typo.yaml"

@@ -7,7 +7,7 @@
 //! other policies on the same bucket, so a conflict loser takes over when the owner goes.
 //!
 //! Kubernetes API access (the Helm chart's RBAC grants exactly this, tests/chart_rbac.rs proves
-//! it): policies get (fresh status before a Restore capture), list, watch, patch (finalizer) and
+//! it): policies get (fresh status before capturing the original and on deletion), list, watch, patch (finalizer) and
 //! status patch; S3Endpoints and ClusterS3Endpoints list, watch; Secrets list, watch (metadata,
 //! in the secret namespaces) and get (those an endpoint names); Namespaces get (allowedNamespaces);
 //! `events.k8s.io` Events create, patch (a repeated event); with `--leader-elect` the Lease
@@ -101,6 +101,12 @@ pub struct ControllerArgs {
     /// Integrity header mode for the default endpoint.
     #[arg(long, default_value = "Auto")]
     pub default_checksum: ChecksumMode,
+    /// How long after a policy's deletion was requested (`metadata.deletionTimestamp`) a
+    /// failing cleanup (store unreachable, throttled, access denied) is retried. After that the
+    /// finalizer is released with a `CleanupAbandoned` Warning Event and the bucket is left as
+    /// it is. A duration such as `30m`, `1h`, `2h 30m`.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub cleanup_timeout: Duration,
     /// Log line format.
     #[arg(long, env = "BUCKETCORS_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -455,6 +461,7 @@ async fn controller(
         s3_endpoints.clone(),
         cluster_endpoints.clone(),
         default_endpoint,
+        args.cleanup_timeout,
         metrics,
     ));
     {
@@ -620,21 +627,32 @@ async fn apply(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, PassE
 async fn cleanup(policy: &BucketCorsPolicy, ctx: &Context) -> Result<Action, PassError> {
     let started = Instant::now();
     let key = policy.key();
-    match reconcile::cleanup_once(policy, ctx.deps()).await {
+    let last_failure = ctx.last_cleanup_failure(&key);
+    let outcome = reconcile::cleanup_once(policy, ctx.deps(), Timestamp::now(), last_failure).await;
+    let (events, result) = match outcome {
         CleanupOutcome::Done { events, wrote } => {
             ctx.metrics.reconciled("Cleanup", started.elapsed());
-            ctx.events.publish(policy, &events).await;
-            ctx.reset_attempts(&key);
-            ctx.set_state(policy, None);
             tracing::info!(wrote = wrote.map(|o| o.as_str()), deletion_policy = ?policy.spec.deletion_policy, "cleaned up; releasing the finalizer");
-            Ok(Action::await_change())
+            (events, Ok(Action::await_change()))
+        }
+        CleanupOutcome::Abandoned { events, error } => {
+            ctx.metrics
+                .reconciled("CleanupAbandoned", started.elapsed());
+            tracing::warn!(reason = %error.reason(), error = %error, timeout = ?ctx.cleanup_timeout, "cleanup kept failing; releasing the finalizer without it");
+            (events, Ok(Action::await_change()))
         }
         CleanupOutcome::Retry { events, error } => {
             ctx.metrics.reconciled("CleanupRetry", started.elapsed());
+            ctx.set_cleanup_failure(&key, Some(error.reason()));
             ctx.events.publish(policy, &events).await;
-            Err(PassError::Cleanup(error))
+            return Err(PassError::Cleanup(error));
         }
-    }
+    };
+    ctx.events.publish(policy, &events).await;
+    ctx.reset_attempts(&key);
+    ctx.set_cleanup_failure(&key, None);
+    ctx.set_state(policy, None);
+    result
 }
 
 /// Retries failed passes with exponential backoff per policy.

@@ -1,5 +1,6 @@
 //! The controller against the real control plane and moto: apply -> Ready, drift repair and
-//! report, no write loop (also against a normalising store), deletion policies, conflicts.
+//! report, no write loop (also against a normalising store), deletion policies (with Report, a
+//! later switch to Restore, and a store gone for good), conflicts.
 //!
 //! Each test runs its own `bucketcors controller` process limited to its own namespace, so the
 //! metrics it scrapes count only that test's work. Passes before the interval are forced by
@@ -410,6 +411,147 @@ async fn deletion_policies_leave_the_bucket_as_promised() {
         .expect("delete bucket");
     c.delete_policy("doomed").await;
     c.wait_gone("doomed", SECS(20)).await;
+}
+
+/// Reasons of the Events about policy `name`.
+async fn event_reasons(c: &TestCluster, name: &str) -> Vec<String> {
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(c.client.clone(), &c.namespace);
+    let events = events.list(&Default::default()).await.expect("list events");
+    events
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter_map(|e| e.reason)
+        .collect()
+}
+
+#[tokio::test]
+async fn deletion_of_report_policies_and_a_later_switch_to_restore() {
+    let Some((c, moto)) = setup("deletion-report").await else {
+        return;
+    };
+    let original = vec![CorsRule {
+        id: Some("before".into()),
+        allowed_origins: vec!["https://old.example".into()],
+        allowed_methods: vec![CorsMethod::Get],
+        ..CorsRule::default()
+    }];
+    let (report, switched) = (
+        moto.new_bucket("report").await,
+        moto.new_bucket("switched").await,
+    );
+    for b in [&report, &switched] {
+        put_directly(&moto, b, &original).await;
+    }
+    let _ctl = c.start_controller(&[]);
+    // Report with the default deletionPolicy (Delete): deleting it must not write.
+    c.apply(&policy(
+        "report",
+        &report,
+        "  driftPolicy: Report\n",
+        TWO_RULES,
+    ))
+    .await;
+    c.apply(&policy("switched", &switched, "", TWO_RULES)).await;
+    c.wait_ready("report", "False", "DriftReported", SECS(20))
+        .await;
+    c.wait_ready("switched", "True", "Applied", SECS(20)).await;
+    // Captured under deletionPolicy Delete, by its own field manager.
+    assert_eq!(
+        c.status("switched").await.unwrap().original.unwrap().rules,
+        original
+    );
+    let managed = c
+        .policies()
+        .get("switched")
+        .await
+        .unwrap()
+        .metadata
+        .managed_fields
+        .unwrap_or_default();
+    let owns_original = |manager: &str| {
+        managed.iter().any(|m| {
+            m.manager.as_deref() == Some(manager)
+                && m.fields_v1
+                    .as_ref()
+                    .is_some_and(|f| f.0["f:status"].get("f:original").is_some())
+        })
+    };
+    assert!(owns_original("bucketcors-original"), "{managed:?}");
+    assert!(!owns_original("bucketcors"), "{managed:?}");
+
+    // Drift and its repair write the status again; the original stays.
+    let drift = CorsRule {
+        allowed_origins: vec!["https://drift.example".into()],
+        allowed_methods: vec![CorsMethod::Get],
+        ..CorsRule::default()
+    };
+    put_directly(&moto, &switched, &[drift]).await;
+    c.poke("switched").await;
+    c.wait_ready("switched", "True", "Applied", SECS(20)).await;
+    c.apply(&policy(
+        "switched",
+        &switched,
+        "  deletionPolicy: Restore\n",
+        TWO_RULES,
+    ))
+    .await;
+    c.poke("switched").await;
+    tokio::time::sleep(SECS(2)).await;
+    assert_eq!(
+        c.status("switched").await.unwrap().original.unwrap().rules,
+        original
+    );
+
+    for name in ["report", "switched"] {
+        c.delete_policy(name).await;
+    }
+    for name in ["report", "switched"] {
+        c.wait_gone(name, SECS(20)).await;
+    }
+    assert_eq!(
+        live(&moto, &report).await,
+        original,
+        "Report never writes, not even on deletion"
+    );
+    assert!(
+        event_reasons(&c, "report")
+            .await
+            .contains(&"Retained".to_owned())
+    );
+    assert_eq!(
+        live(&moto, &switched).await,
+        original,
+        "switched to Restore later: the true original comes back"
+    );
+}
+
+#[tokio::test]
+async fn deletion_against_a_store_that_is_gone_is_abandoned_after_the_cleanup_timeout() {
+    let Some((c, moto)) = setup("deletion-timeout").await else {
+        return;
+    };
+    let bucket = moto.new_bucket("gone").await;
+    let _ctl = c.start_controller(&["--cleanup-timeout", "8s"]);
+    c.apply(&policy("gone", &bucket, "", TWO_RULES)).await;
+    c.wait_ready("gone", "True", "Applied", SECS(20)).await;
+    // The store goes away for good (nothing listens on port 1).
+    c.s3_endpoint("moto", "http://127.0.0.1:1", "moto-keys")
+        .await;
+    c.delete_policy("gone").await;
+    c.wait_gone("gone", SECS(90)).await;
+    let reasons = event_reasons(&c, "gone").await;
+    assert!(reasons.contains(&"CleanupFailed".to_owned()), "{reasons:?}");
+    assert!(
+        reasons.contains(&"CleanupAbandoned".to_owned()),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        ids(&live(&moto, &bucket).await),
+        [Some("uploads".to_owned()), Some("public".to_owned())],
+        "left as it is"
+    );
 }
 
 #[tokio::test]

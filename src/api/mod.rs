@@ -26,8 +26,12 @@ pub use rule::{CorsMethod, CorsRule, MAX_LIST_ITEMS, MAX_RULE_ID_LEN, MAX_RULES,
 
 /// The API group of every bucketcors kind.
 pub const GROUP: &str = "bucketcors.dev";
-/// The field manager used for every server-side apply patch the controller sends.
+/// The field manager used for every server-side apply patch the controller sends, except the
+/// one that records `status.original`.
 pub const FIELD_MANAGER: &str = "bucketcors";
+/// The field manager that owns `status.original` and nothing else, so that the status patches
+/// of [`FIELD_MANAGER`] (computed from a cache that may lag) never own, and so never remove, it.
+pub const ORIGINAL_FIELD_MANAGER: &str = "bucketcors-original";
 /// The finalizer that lets the controller apply the deletion policy before a policy goes away.
 pub const FINALIZER: &str = "bucketcors.dev/cleanup";
 

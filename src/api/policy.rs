@@ -60,13 +60,20 @@ pub struct BucketCorsPolicySpec {
     pub rules: Vec<CorsRule>,
 
     /// What to do when the bucket's live configuration differs from `rules`:
-    /// `Enforce` writes the declared rules; `Report` never writes and only reports the difference.
+    /// `Enforce` writes the declared rules; `Report` never writes and only reports the difference
+    /// (not even when the policy is deleted: `deletionPolicy` then acts as `Retain`).
     #[serde(default)]
     pub drift_policy: DriftPolicy,
 
     /// What happens to the bucket's CORS configuration when this policy is deleted:
     /// `Delete` removes it, `Retain` leaves it as it is, `Restore` puts back the configuration
-    /// the bucket had before this policy first changed it.
+    /// the bucket had before this policy first changed it (`status.original`, recorded before
+    /// the first write whatever the deletionPolicy was then, so it may be switched to `Restore`
+    /// at any time). Nothing is written on deletion when `driftPolicy` is `Report` (it never
+    /// writes), when the policy is suspended, or when it never owned the bucket (its spec was
+    /// never valid, or an older policy on the same bucket owned it): all these act as `Retain`.
+    /// A cleanup that keeps failing is given up after the controller's `--cleanup-timeout`
+    /// (default 1h), leaving the bucket as it is.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 
@@ -142,7 +149,7 @@ pub enum DriftPolicy {
     /// Write the declared rules whenever the bucket differs.
     #[default]
     Enforce,
-    /// Never write; report the difference in status (`DriftReported`).
+    /// Never write, not even on deletion; report the difference in status (`DriftReported`).
     Report,
 }
 
@@ -151,12 +158,14 @@ pub enum DriftPolicy {
     Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
 )]
 pub enum DeletionPolicy {
-    /// Remove the bucket's CORS configuration (DeleteBucketCors).
+    /// Remove the bucket's CORS configuration (DeleteBucketCors), if the policy owned the
+    /// bucket and may write (`driftPolicy: Enforce`).
     #[default]
     Delete,
     /// Leave the bucket's CORS configuration as it is.
     Retain,
-    /// Put back the configuration the bucket had before this policy first changed it,
+    /// Put back the configuration the bucket had before this policy first changed it
+    /// (`status.original`, recorded before the first write whatever the deletion policy was),
     /// or remove it if the bucket had none.
     Restore,
 }
@@ -219,8 +228,12 @@ pub struct BucketCorsPolicyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_form: Option<StoreForm>,
 
-    /// The configuration the bucket had before this policy first changed it, kept for
-    /// `deletionPolicy: Restore`.
+    /// The configuration the bucket had before this policy first changed it, recorded once,
+    /// just before the policy's first write, whatever the `deletionPolicy` (so switching to
+    /// `Restore` later restores the true original), and never replaced or removed afterwards.
+    /// Written under its own field manager (`bucketcors-original`). Absent while the policy has
+    /// not written the bucket, and on policies that wrote it with a bucketcors older than this
+    /// rule; `Restore` then leaves the bucket as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<OriginalConfiguration>,
 }
@@ -235,7 +248,7 @@ pub struct StoreForm {
     pub returned: String,
 }
 
-/// The bucket's CORS configuration as captured once, before the first write.
+/// The bucket's CORS configuration as captured once, before the policy's first write.
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct OriginalConfiguration {

@@ -2,23 +2,25 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Patch, PatchParams};
+use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 
 use super::states::PolicyStates;
 use crate::api::{
-    BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, FIELD_MANAGER, S3Endpoint,
+    BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, FIELD_MANAGER,
+    ORIGINAL_FIELD_MANAGER, OriginalConfiguration, S3Endpoint,
 };
 use crate::reconcile::{
     ClusterView, Deps, ReconcileError, ResolvedEndpoint, SecretData, StatusSink, StoreProvider,
     ViewError,
 };
 use crate::s3::{AwsCorsStore, ConnectError, CorsStore, EndpointConfig};
-use crate::status::PolicyState;
+use crate::status::{PolicyState, Reason};
 use crate::telemetry::{EventPublisher, MeteredStore, Metrics};
 
 /// A cached client and the endpoint identity it was built for.
@@ -36,6 +38,8 @@ pub struct Context {
     pub cluster_endpoints: Store<ClusterS3Endpoint>,
     /// The endpoint of policies without `endpointRef`.
     pub default_endpoint: EndpointConfig,
+    /// How long a failing deletion is retried (`--cleanup-timeout`).
+    pub cleanup_timeout: Duration,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Events.
@@ -45,6 +49,9 @@ pub struct Context {
     stores: Mutex<HashMap<String, CachedStore>>,
     /// Consecutive retryable failures per policy, for backoff.
     attempts: Mutex<HashMap<String, u32>>,
+    /// The class of the last failed deletion attempt per policy, so that a repeating failure
+    /// is announced once. Kept in memory: after a restart the first failure is announced again.
+    cleanup_failures: Mutex<HashMap<String, Reason>>,
     /// Last known state per policy, for the `bucketcors_policies` gauge.
     states: Arc<PolicyStates>,
     /// True once every cache has listed once.
@@ -59,6 +66,7 @@ impl Context {
         s3_endpoints: Store<S3Endpoint>,
         cluster_endpoints: Store<ClusterS3Endpoint>,
         default_endpoint: EndpointConfig,
+        cleanup_timeout: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
         let states = Arc::new(PolicyStates::default());
@@ -76,9 +84,11 @@ impl Context {
             s3_endpoints,
             cluster_endpoints,
             default_endpoint,
+            cleanup_timeout,
             metrics,
             stores: Mutex::default(),
             attempts: Mutex::default(),
+            cleanup_failures: Mutex::default(),
             states,
             synced: tokio::sync::watch::Sender::new(false),
         }
@@ -91,7 +101,29 @@ impl Context {
             stores: self,
             sink: self,
             default_endpoint: &self.default_endpoint,
+            cleanup_timeout: self.cleanup_timeout,
         }
+    }
+
+    /// The class of the last failed deletion attempt of a policy, if the last one failed.
+    pub fn last_cleanup_failure(&self, key: &str) -> Option<Reason> {
+        self.cleanup_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied()
+    }
+
+    /// Records the class of a failed deletion attempt, or (`None`) forgets it.
+    pub fn set_cleanup_failure(&self, key: &str, class: Option<Reason>) {
+        let mut failures = self
+            .cleanup_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match class {
+            Some(c) => failures.insert(key.to_owned(), c),
+            None => failures.remove(key),
+        };
     }
 
     /// Records a retryable failure and returns its attempt number (0 for the first).
@@ -228,6 +260,41 @@ impl ClusterView for Context {
     }
 }
 
+/// `(api, name)` for the status patches of `policy`.
+fn status_api(
+    policy: &BucketCorsPolicy,
+    client: &Client,
+) -> Result<(Api<BucketCorsPolicy>, String), ViewError> {
+    let (Some(ns), Some(name)) = (
+        policy.metadata.namespace.as_deref(),
+        policy.metadata.name.as_deref(),
+    ) else {
+        return Err(ViewError::new("policy without namespace or name"));
+    };
+    Ok((
+        Api::<BucketCorsPolicy>::namespaced(client.clone(), ns),
+        name.to_owned(),
+    ))
+}
+
+/// True when `meta.managedFields` say, or cannot rule out, that [`FIELD_MANAGER`] owns
+/// `status.original`, as it does on policies whose original an older bucketcors recorded with
+/// the rest of the status.
+fn main_manager_may_own_original(meta: &ObjectMeta) -> bool {
+    let Some(entries) = meta.managed_fields.as_ref().filter(|e| !e.is_empty()) else {
+        // Unknown (the API server always lists at least the creator): assume the worst.
+        return true;
+    };
+    entries.iter().any(|e| {
+        e.manager.as_deref() == Some(FIELD_MANAGER)
+            && e.fields_v1
+                .as_ref()
+                .and_then(|f| f.0.get("f:status"))
+                .and_then(|s| s.get("f:original"))
+                .is_some()
+    })
+}
+
 #[async_trait]
 impl StatusSink for Context {
     async fn write_status(
@@ -235,21 +302,50 @@ impl StatusSink for Context {
         policy: &BucketCorsPolicy,
         status: &BucketCorsPolicyStatus,
     ) -> Result<(), ViewError> {
-        let (Some(ns), Some(name)) = (
-            policy.metadata.namespace.as_deref(),
-            policy.metadata.name.as_deref(),
-        ) else {
-            return Err(ViewError::new("policy without namespace or name"));
-        };
-        let api = Api::<BucketCorsPolicy>::namespaced(self.client.clone(), ns);
+        let (api, name) = status_api(policy, &self.client)?;
+        // `original` is never part of this patch. Server-side apply removes a field that the
+        // applying manager owned before and now omits; this status is computed from the cached
+        // policy, and a cache that lags behind the capture would omit it. Owned by another
+        // manager alone, `original` survives any patch of this one. (The alternative, a fresh
+        // read before every status write lacking it, costs a request per write and still races.)
+        let mut status = status.clone();
+        if let Some(original) = status.original.take()
+            && main_manager_may_own_original(&policy.metadata)
+        {
+            // Recorded by an older bucketcors under this manager: hand it over to the original's
+            // manager first, or leaving it out below would delete it. Idempotent.
+            self.write_original(policy, &original).await?;
+        }
         let patch = serde_json::json!({
             "apiVersion": "bucketcors.dev/v1alpha1",
             "kind": "BucketCorsPolicy",
             "status": status,
         });
         api.patch_status(
-            name,
+            &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(api_error)?;
+        self.metrics.status_patches(1);
+        Ok(())
+    }
+
+    async fn write_original(
+        &self,
+        policy: &BucketCorsPolicy,
+        original: &OriginalConfiguration,
+    ) -> Result<(), ViewError> {
+        let (api, name) = status_api(policy, &self.client)?;
+        let patch = serde_json::json!({
+            "apiVersion": "bucketcors.dev/v1alpha1",
+            "kind": "BucketCorsPolicy",
+            "status": {"original": original},
+        });
+        api.patch_status(
+            &name,
+            &PatchParams::apply(ORIGINAL_FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
         .await
@@ -303,5 +399,47 @@ fn connect_error(display: &str, e: ConnectError) -> ReconcileError {
             ReconcileError::InvalidSpec(format!("{display}: {e}"))
         }
         _ => ReconcileError::Unavailable(format!("{display}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+
+    use super::*;
+
+    fn entry(manager: &str, fields: serde_json::Value) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            operation: Some("Apply".into()),
+            subresource: Some("status".into()),
+            fields_type: Some("FieldsV1".into()),
+            fields_v1: Some(FieldsV1(fields)),
+            ..ManagedFieldsEntry::default()
+        }
+    }
+
+    fn meta(entries: Option<Vec<ManagedFieldsEntry>>) -> ObjectMeta {
+        ObjectMeta {
+            managed_fields: entries,
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn an_original_recorded_with_the_rest_of_the_status_is_handed_over() {
+        let original = serde_json::json!({"f:status": {"f:original": {".": {}, "f:rules": {}}}});
+        let rest = serde_json::json!({"f:status": {"f:conditions": {}, "f:fingerprint": {}}});
+        assert!(main_manager_may_own_original(&meta(Some(vec![entry(
+            FIELD_MANAGER,
+            original.clone()
+        )]))));
+        assert!(!main_manager_may_own_original(&meta(Some(vec![
+            entry(FIELD_MANAGER, rest),
+            entry(ORIGINAL_FIELD_MANAGER, original),
+        ]))));
+        // Without managedFields nobody can tell: hand it over (harmless when it was already).
+        assert!(main_manager_may_own_original(&meta(None)));
+        assert!(main_manager_may_own_original(&meta(Some(vec![]))));
     }
 }

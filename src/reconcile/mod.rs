@@ -1,5 +1,6 @@
 //! One reconcile pass, over traits: resolve the endpoint, read the bucket, plan, act according
-//! to `driftPolicy`, and leave the status the pass computed.
+//! to `driftPolicy`, and leave the status the pass computed; and, in [`cleanup`], the deletion
+//! of a policy.
 //!
 //! Both sides are traits so the whole pass is unit-tested with fakes: [`ClusterView`] (endpoint
 //! objects, Secrets, namespace labels and the other policies, all from caches or cheap reads),
@@ -7,6 +8,7 @@
 //! identity). The clock is an argument.
 
 mod backoff;
+mod cleanup;
 mod conflict;
 pub mod endpoint;
 mod error;
@@ -19,16 +21,17 @@ use async_trait::async_trait;
 use k8s_openapi::jiff::Timestamp;
 
 pub use backoff::{BACKOFF_BASE, BACKOFF_MAX, backoff, jitter};
+pub use cleanup::{CleanupOutcome, cleanup_once};
 pub use conflict::{owner, siblings};
 pub use endpoint::{ResolvedEndpoint, location, resolve, selector_admits};
 pub use error::ReconcileError;
 
 use crate::api::{
-    BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, DeletionPolicy, DriftPolicy,
+    BucketCorsPolicy, BucketCorsPolicyStatus, ClusterS3Endpoint, CorsRule, DriftPolicy,
     OriginalConfiguration, S3Endpoint, StoreForm,
 };
 use crate::cors::{self, Plan};
-use crate::s3::{BucketRef, CorsStore, EndpointConfig, Operation, StoreErrorKind};
+use crate::s3::{BucketRef, CorsStore, EndpointConfig, Operation};
 use crate::status::{self, Observation, Reason, Summary};
 
 /// A Kubernetes API failure while reading or writing cluster objects.
@@ -96,9 +99,10 @@ pub trait ClusterView: Send + Sync {
     ) -> Result<Option<BTreeMap<String, String>>, ViewError>;
     /// A Secret; `None` when it does not exist.
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<SecretData>, ViewError>;
-    /// The policy's status as the API server has it now, bypassing caches. Asked only before
+    /// The policy's status as the API server has it now, bypassing caches. Asked before
     /// capturing the original configuration, so that a cache that has not yet seen an earlier
-    /// capture can never make the controller capture its own rules as the "original".
+    /// capture can never make the controller capture its own rules as the "original", and
+    /// once when a policy is deleted.
     async fn fresh_status(
         &self,
         policy: &BucketCorsPolicy,
@@ -106,13 +110,27 @@ pub trait ClusterView: Send + Sync {
 }
 
 /// Where a pass writes the policy's status.
+///
+/// `status.original` is written apart from everything else and never removed: the rest of the
+/// status is recomputed from a cached policy on every pass, and a cache that has not yet seen
+/// the capture must not be able to take the original away (the next write would then capture
+/// the controller's own rules as the "original").
 #[async_trait]
 pub trait StatusSink: Send + Sync {
-    /// Replaces the status (server-side apply of the status subresource).
+    /// Replaces every status field except `original`, which this write never sets or removes
+    /// whatever `status.original` holds (server-side apply of the status subresource).
     async fn write_status(
         &self,
         policy: &BucketCorsPolicy,
         status: &BucketCorsPolicyStatus,
+    ) -> Result<(), ViewError>;
+
+    /// Records the original configuration (`status.original`), which no later
+    /// [`Self::write_status`] removes.
+    async fn write_original(
+        &self,
+        policy: &BucketCorsPolicy,
+        original: &OriginalConfiguration,
     ) -> Result<(), ViewError>;
 }
 
@@ -138,6 +156,9 @@ pub struct Deps<'a> {
     pub sink: &'a dyn StatusSink,
     /// The endpoint for policies without `endpointRef`.
     pub default_endpoint: &'a EndpointConfig,
+    /// How long after `metadata.deletionTimestamp` a failing deletion is retried before it is
+    /// abandoned (`--cleanup-timeout`).
+    pub cleanup_timeout: Duration,
 }
 
 /// A Kubernetes Event to publish about the policy.
@@ -216,6 +237,38 @@ impl Pass<'_> {
         self.deps.sink.write_status(self.policy, &status).await?;
         self.writes += 1;
         self.current = Some(status);
+        Ok(())
+    }
+
+    /// Makes sure the bucket's configuration from before the policy's first write is recorded
+    /// in `status.original`, given `live`, what the bucket has now (before that write).
+    async fn capture_original(&mut self, live: &[CorsRule]) -> Result<(), ViewError> {
+        // Asked fresh: a cache that has not seen an earlier capture (and the write after it)
+        // would otherwise make this capture the controller's own rules.
+        let fresh = self.deps.view.fresh_status(self.policy).await?;
+        let current = self.current.get_or_insert_default();
+        if let Some(original) = fresh.as_ref().and_then(|s| s.original.clone()) {
+            current.original = Some(original);
+            return Ok(());
+        }
+        let wrote_before = current.last_applied_time.is_some()
+            || fresh.is_some_and(|s| s.last_applied_time.is_some());
+        if wrote_before {
+            // Written by a bucketcors that captured only for deletionPolicy Restore: what the
+            // bucket has now is not what it had before the policy, and a wrong original is
+            // worse than none (Restore then says it has nothing to restore).
+            return Ok(());
+        }
+        let original = OriginalConfiguration {
+            captured_time: Some(status::time(self.now)),
+            rules: live.to_vec(),
+        };
+        self.deps
+            .sink
+            .write_original(self.policy, &original)
+            .await?;
+        self.writes += 1;
+        current.original = Some(original);
         Ok(())
     }
 
@@ -428,22 +481,12 @@ pub async fn reconcile_once(
         return pass.finish(obs, None, events).await;
     }
 
-    // Enforce. For Restore, the original must be stored before the first write, in its own
-    // status write, so that a crash between the two cannot lose it.
-    if spec.deletion_policy == DeletionPolicy::Restore
-        && pass.current.as_ref().is_none_or(|s| s.original.is_none())
-    {
-        let fresh = deps
-            .view
-            .fresh_status(policy)
-            .await?
-            .and_then(|s| s.original);
-        let mut with_original = pass.current.clone().unwrap_or_default();
-        with_original.original = Some(fresh.unwrap_or_else(|| OriginalConfiguration {
-            captured_time: Some(status::time(now)),
-            rules: live.clone(),
-        }));
-        pass.write(with_original).await?;
+    // Enforce. The original is captured before the first write whatever the deletion policy:
+    // a policy switched to Restore later must restore what the bucket had before it, not the
+    // policy's own rules. It is stored in a write of its own before the bucket is written, so
+    // that a crash between the two cannot lose it.
+    if pass.current.as_ref().is_none_or(|s| s.original.is_none()) {
+        pass.capture_original(&live).await?;
     }
 
     let (operation, result) = match &plan {
@@ -528,168 +571,6 @@ fn conflict_owner(policy: &BucketCorsPolicy, deps: Deps<'_>) -> Option<String> {
     conflict::owner(policy, &here, &all, |p| {
         endpoint::location(p, deps.view, deps.default_endpoint)
     })
-}
-
-/// What the deletion of a policy concluded.
-#[derive(Debug)]
-pub enum CleanupOutcome {
-    /// The deletion policy has been carried out (or cannot ever be): remove the finalizer.
-    Done {
-        /// Events to publish (a Warning says why the bucket was left as it was).
-        events: Vec<EventNote>,
-        /// The write made, if any.
-        wrote: Option<Operation>,
-    },
-    /// Try again later; keep the finalizer.
-    Retry {
-        /// Events to publish.
-        events: Vec<EventNote>,
-        /// Why.
-        error: ReconcileError,
-    },
-}
-
-/// Carries out `deletionPolicy` for a policy being deleted.
-///
-/// Only the bucket's owner touches it; a conflict loser, a suspended policy, `Retain`, and
-/// `Restore` with nothing captured just let go. An endpoint, Secret or bucket that is gone also
-/// lets go (with a Warning): deletion never hangs on something that cannot come back by itself.
-/// Access denied and transient failures are retried.
-pub async fn cleanup_once(policy: &BucketCorsPolicy, deps: Deps<'_>) -> CleanupOutcome {
-    let spec = &policy.spec;
-    let done = |warning: bool, reason: &str, note: String| CleanupOutcome::Done {
-        events: vec![EventNote::new(warning, reason, "Cleanup", note)],
-        wrote: None,
-    };
-    if spec.deletion_policy == DeletionPolicy::Retain {
-        return done(
-            false,
-            "Retained",
-            format!(
-                "deletionPolicy Retain: left the CORS configuration of bucket {:?} as it is",
-                spec.bucket
-            ),
-        );
-    }
-    if spec.suspend {
-        return done(
-            false,
-            "Retained",
-            format!(
-                "policy is suspended: left the CORS configuration of bucket {:?} as it is",
-                spec.bucket
-            ),
-        );
-    }
-    if let Some(owner) = conflict_owner(policy, deps) {
-        return done(
-            false,
-            "Retained",
-            format!(
-                "bucket {:?} is owned by BucketCorsPolicy {owner}; not touched",
-                spec.bucket
-            ),
-        );
-    }
-    let original = policy.status.as_ref().and_then(|s| s.original.as_ref());
-    let target = match spec.deletion_policy {
-        DeletionPolicy::Restore => match original {
-            Some(o) => o.rules.clone(),
-            None => {
-                return done(
-                    false,
-                    "Retained",
-                    format!(
-                        "the policy never changed bucket {:?}; nothing to restore",
-                        spec.bucket
-                    ),
-                );
-            }
-        },
-        _ => Vec::new(),
-    };
-    let let_go = |e: &ReconcileError| {
-        done(
-            true,
-            "CleanupSkipped",
-            format!("left bucket {:?} as it is: {e}", spec.bucket),
-        )
-    };
-    let endpoint = match endpoint::resolve(policy, deps.view, deps.default_endpoint).await {
-        Ok(e) => e,
-        Err(e) if e.is_retryable() => {
-            return CleanupOutcome::Retry {
-                events: Vec::new(),
-                error: e,
-            };
-        }
-        Err(e) => return let_go(&e),
-    };
-    let store = match deps.stores.store(&endpoint).await {
-        Ok(s) => s,
-        Err(e) if e.is_retryable() => {
-            return CleanupOutcome::Retry {
-                events: Vec::new(),
-                error: e,
-            };
-        }
-        Err(e) => return let_go(&e),
-    };
-    let bucket = BucketRef {
-        name: spec.bucket.clone(),
-        expected_owner: spec.expected_bucket_owner.clone(),
-    };
-    let step = async {
-        let live = store.get(&bucket).await?;
-        Ok::<_, crate::s3::StoreError>(match cors::plan(&target, &live) {
-            Plan::Nothing => None,
-            Plan::Put(rules) => Some((Operation::Put, store.put(&bucket, &rules).await)),
-            Plan::Delete => Some((Operation::Delete, store.delete(&bucket).await)),
-        })
-    };
-    let (verb, reason) = match spec.deletion_policy {
-        DeletionPolicy::Restore => ("restored the original CORS configuration of", "Restored"),
-        _ => ("removed the CORS configuration of", "Deleted"),
-    };
-    match step.await {
-        Ok(None) => done(
-            false,
-            reason,
-            format!(
-                "bucket {:?} already had the configuration to leave behind",
-                spec.bucket
-            ),
-        ),
-        Ok(Some((op, Ok(())))) => CleanupOutcome::Done {
-            events: vec![EventNote::new(
-                false,
-                reason,
-                "Cleanup",
-                format!("{verb} bucket {:?}", spec.bucket),
-            )],
-            wrote: Some(op),
-        },
-        Ok(Some((_, Err(e)))) | Err(e) => {
-            let gone = matches!(
-                e.kind,
-                StoreErrorKind::NoSuchBucket
-                    | StoreErrorKind::NotImplemented
-                    | StoreErrorKind::InvalidConfiguration
-            );
-            let error = ReconcileError::from(e);
-            if gone {
-                let_go(&error)
-            } else {
-                let events = vec![EventNote::new(
-                    true,
-                    "CleanupFailed",
-                    "Cleanup",
-                    error.to_string(),
-                )];
-                CleanupOutcome::Retry { events, error }
-            }
-        }
-    }
 }
 
 /// The requeue delay after a pass: the interval (±10%) on success or when a person must act,

@@ -10,12 +10,14 @@ use kube::api::ObjectMeta;
 use super::*;
 use crate::api::{
     BucketCorsPolicySpec, ClusterS3EndpointSpec, CorsMethod, CorsRule, CredentialSource,
-    EndpointCredentials, EndpointKind, EndpointRef, EndpointSettings, S3EndpointSpec,
-    SecretReference,
+    DeletionPolicy, EndpointCredentials, EndpointKind, EndpointRef, EndpointSettings,
+    S3EndpointSpec, SecretReference,
 };
-use crate::s3::{Credentials, StoreError};
+use crate::s3::{Credentials, StoreError, StoreErrorKind};
 
 type Log = Arc<Mutex<Vec<String>>>;
+/// The statuses the fake API server holds, by `namespace/name`.
+type Server = Arc<Mutex<BTreeMap<String, BucketCorsPolicyStatus>>>;
 
 #[derive(Default)]
 struct FakeView {
@@ -24,8 +26,8 @@ struct FakeView {
     policies: Vec<Arc<BucketCorsPolicy>>,
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
     secrets: Mutex<BTreeMap<(String, String), SecretData>>,
-    /// What the API server has, when a test wants it to differ from the (stale) cached policy.
-    fresh: Mutex<Option<BucketCorsPolicyStatus>>,
+    /// What the API server has (shared with [`FakeSink`]); the policy a pass gets may be older.
+    server: Server,
     /// Secret reads fail as they do when RBAC does not grant them (403), or transiently.
     secret_error: Mutex<Option<bool>>,
 }
@@ -74,29 +76,58 @@ impl ClusterView for FakeView {
         &self,
         policy: &BucketCorsPolicy,
     ) -> Result<Option<BucketCorsPolicyStatus>, ViewError> {
+        // A policy the fake server has no status for is taken as the test built it.
         Ok(self
-            .fresh
+            .server
             .lock()
             .unwrap()
-            .clone()
+            .get(&policy.key())
+            .cloned()
             .or_else(|| policy.status.clone()))
     }
 }
 
+/// The status subresource as the real sink uses it with server-side apply: `write_status`
+/// (field manager `bucketcors`) replaces every field but `original`, which belongs to the
+/// manager of `write_original` alone.
 struct FakeSink {
     log: Log,
     written: Mutex<Vec<BucketCorsPolicyStatus>>,
+    server: Server,
+}
+
+impl FakeSink {
+    /// The status the API server has for `policy`.
+    fn on_server(&self, policy: &BucketCorsPolicy) -> Option<BucketCorsPolicyStatus> {
+        self.server.lock().unwrap().get(&policy.key()).cloned()
+    }
 }
 
 #[async_trait]
 impl StatusSink for FakeSink {
     async fn write_status(
         &self,
-        _: &BucketCorsPolicy,
+        policy: &BucketCorsPolicy,
         status: &BucketCorsPolicyStatus,
     ) -> Result<(), ViewError> {
         self.log.lock().unwrap().push("status".into());
         self.written.lock().unwrap().push(status.clone());
+        let mut server = self.server.lock().unwrap();
+        let kept = server.get(&policy.key()).and_then(|s| s.original.clone());
+        let mut next = status.clone();
+        next.original = kept;
+        server.insert(policy.key(), next);
+        Ok(())
+    }
+
+    async fn write_original(
+        &self,
+        policy: &BucketCorsPolicy,
+        original: &OriginalConfiguration,
+    ) -> Result<(), ViewError> {
+        self.log.lock().unwrap().push("original".into());
+        let mut server = self.server.lock().unwrap();
+        server.entry(policy.key()).or_default().original = Some(original.clone());
         Ok(())
     }
 }
@@ -209,11 +240,16 @@ impl World {
             drops_ids: false,
             fail: Mutex::new(None),
         });
+        let server = Server::default();
         Self {
-            view: FakeView::default(),
+            view: FakeView {
+                server: server.clone(),
+                ..FakeView::default()
+            },
             sink: FakeSink {
                 log: log.clone(),
                 written: Mutex::default(),
+                server,
             },
             provider: FakeProvider {
                 store,
@@ -232,6 +268,7 @@ impl World {
             stores: &self.provider,
             sink: &self.sink,
             default_endpoint: &self.default,
+            cleanup_timeout: CLEANUP_TIMEOUT,
         }
     }
     fn store(&self) -> &FakeStore {
@@ -240,15 +277,30 @@ impl World {
     fn take_log(&self) -> Vec<String> {
         std::mem::take(&mut *self.log.lock().unwrap())
     }
-    /// One pass; the written status is put back on the policy, as the API server would.
+    /// One pass; the policy then gets the status the API server has, as a cache would.
     async fn pass(&self, policy: &mut BucketCorsPolicy, secs: i64) -> Outcome {
         let out = reconcile_once(policy, self.deps(), at(secs))
             .await
             .expect("fake API never fails");
-        policy.status = Some(out.status.clone());
+        policy.status = self.sink.on_server(policy).or(Some(out.status.clone()));
         out
     }
+    /// The deletion pass at `secs`, after a first attempt or one that failed with `last`.
+    async fn cleanup_at(
+        &self,
+        policy: &BucketCorsPolicy,
+        secs: i64,
+        last: Option<Reason>,
+    ) -> CleanupOutcome {
+        cleanup_once(policy, self.deps(), at(secs), last).await
+    }
+    /// The first deletion attempt.
+    async fn cleanup(&self, policy: &BucketCorsPolicy) -> CleanupOutcome {
+        self.cleanup_at(policy, 0, None).await
+    }
 }
+
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(3600);
 
 fn at(secs: i64) -> Timestamp {
     Timestamp::from_second(1_700_000_000 + secs).unwrap()
@@ -327,12 +379,15 @@ async fn first_visit_writes_progressing_before_reading_then_applies() {
         vec![rich_rule(), rule("*", &[CorsMethod::Get])],
     );
     let out = w.pass(&mut p, 0).await;
-    assert_eq!(w.take_log(), ["status", "get", "put", "get", "status"]);
+    assert_eq!(
+        w.take_log(),
+        ["status", "get", "original", "put", "get", "status"]
+    );
     let first = &w.sink.written.lock().unwrap()[0];
     assert_eq!(ready(first), ("Unknown".into(), "Progressing".into()));
     assert_eq!(out.reason, Reason::Applied);
     assert_eq!(out.wrote, Some(Operation::Put));
-    assert_eq!(out.status_writes, 2);
+    assert_eq!(out.status_writes, 3);
     assert_eq!(
         w.store().live(),
         p.spec.rules,
@@ -444,21 +499,19 @@ async fn restore_captures_the_original_in_status_before_the_first_write() {
     let out = w.pass(&mut p, 0).await;
     assert_eq!(
         w.take_log(),
-        ["status", "get", "status", "put", "get", "status"]
-    );
-    let written = w.sink.written.lock().unwrap().clone();
-    assert_eq!(
-        written[1].original.as_ref().unwrap().rules,
-        before,
+        ["status", "get", "original", "put", "get", "status"],
         "captured before the put"
     );
+    let on_server = w.sink.on_server(&p).unwrap().original.unwrap();
+    assert_eq!(on_server.rules, before);
+    assert_eq!(on_server.captured_time, Some(status::time(at(0))));
     assert_eq!(out.status.original.as_ref().unwrap().rules, before);
     // Later writes never replace it.
     *w.store().rules.lock().unwrap() = Some(vec![]);
     let out = w.pass(&mut p, 60).await;
     assert_eq!(out.status.original.as_ref().unwrap().rules, before);
     // Deletion puts it back.
-    match cleanup_once(&p, w.deps()).await {
+    match w.cleanup(&p).await {
         CleanupOutcome::Done { wrote, .. } => assert_eq!(wrote, Some(Operation::Put)),
         other => panic!("{other:?}"),
     }
@@ -473,7 +526,6 @@ async fn a_stale_cache_never_recaptures_the_original() {
     p.spec.deletion_policy = DeletionPolicy::Restore;
     let stale = p.clone();
     w.pass(&mut p, 0).await;
-    *w.view.fresh.lock().unwrap() = p.status.clone();
     // Someone changes the bucket; the next pass runs on a cached object from before the capture.
     *w.store().rules.lock().unwrap() =
         Some(vec![rule("https://other.example", &[CorsMethod::Get])]);
@@ -494,7 +546,7 @@ async fn restore_of_a_bucket_that_had_nothing_deletes() {
         vec![]
     );
     assert!(matches!(
-        cleanup_once(&p, w.deps()).await,
+        w.cleanup(&p).await,
         CleanupOutcome::Done {
             wrote: Some(Operation::Delete),
             ..
@@ -510,13 +562,13 @@ async fn delete_and_retain() {
     w.pass(&mut p, 0).await;
     p.spec.deletion_policy = DeletionPolicy::Retain;
     assert!(matches!(
-        cleanup_once(&p, w.deps()).await,
+        w.cleanup(&p).await,
         CleanupOutcome::Done { wrote: None, .. }
     ));
     assert_eq!(w.store().live(), vec![rich_rule()]);
     p.spec.deletion_policy = DeletionPolicy::Delete;
     assert!(matches!(
-        cleanup_once(&p, w.deps()).await,
+        w.cleanup(&p).await,
         CleanupOutcome::Done {
             wrote: Some(Operation::Delete),
             ..
@@ -526,7 +578,7 @@ async fn delete_and_retain() {
     // Nothing left to delete: no second write.
     w.take_log();
     assert!(matches!(
-        cleanup_once(&p, w.deps()).await,
+        w.cleanup(&p).await,
         CleanupOutcome::Done { wrote: None, .. }
     ));
     assert_eq!(w.take_log(), ["get"]);
@@ -534,9 +586,11 @@ async fn delete_and_retain() {
 
 #[tokio::test]
 async fn deletion_lets_go_when_the_bucket_or_endpoint_is_gone_and_retries_transient_failures() {
-    let w = World::new(None);
-    let p = policy("shop", "web", 0, vec![rich_rule()]);
-    match cleanup_once(&p, w.deps()).await {
+    let w = World::new(Some(vec![]));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    w.pass(&mut p, 0).await;
+    *w.store().rules.lock().unwrap() = None;
+    match w.cleanup(&p).await {
         CleanupOutcome::Done {
             events,
             wrote: None,
@@ -556,20 +610,14 @@ async fn deletion_lets_go_when_the_bucket_or_endpoint_is_gone_and_retries_transi
         name: "missing".into(),
     });
     assert!(matches!(
-        cleanup_once(&gone, w.deps()).await,
+        w.cleanup(&gone).await,
         CleanupOutcome::Done { wrote: None, .. }
     ));
     *w.store().rules.lock().unwrap() = Some(vec![rich_rule()]);
     *w.store().fail.lock().unwrap() = Some(StoreErrorKind::Transient);
-    assert!(matches!(
-        cleanup_once(&p, w.deps()).await,
-        CleanupOutcome::Retry { .. }
-    ));
+    assert!(matches!(w.cleanup(&p).await, CleanupOutcome::Retry { .. }));
     *w.store().fail.lock().unwrap() = Some(StoreErrorKind::AccessDenied);
-    assert!(matches!(
-        cleanup_once(&p, w.deps()).await,
-        CleanupOutcome::Retry { .. }
-    ));
+    assert!(matches!(w.cleanup(&p).await, CleanupOutcome::Retry { .. }));
 }
 
 #[tokio::test]
@@ -596,7 +644,7 @@ async fn the_oldest_policy_owns_the_bucket() {
     }
     // Deleting the loser leaves the bucket alone.
     assert!(matches!(
-        cleanup_once(&young, w.deps()).await,
+        w.cleanup(&young).await,
         CleanupOutcome::Done { wrote: None, .. }
     ));
     // Same creation time: namespace/name decides.
@@ -1007,4 +1055,314 @@ impl StoreProvider for FakeProviderOf {
     async fn store(&self, _: &ResolvedEndpoint) -> Result<Arc<dyn CorsStore>, ReconcileError> {
         Ok(self.0.clone())
     }
+}
+
+/// The store calls that write.
+fn writes(log: &[String]) -> Vec<&str> {
+    log.iter()
+        .map(String::as_str)
+        .filter(|op| *op == "put" || *op == "delete")
+        .collect()
+}
+
+#[tokio::test]
+async fn deleting_a_report_policy_never_writes_whatever_its_deletion_policy() {
+    let theirs = vec![rule("https://theirs.example", &[CorsMethod::Get])];
+    for deletion in [DeletionPolicy::Delete, DeletionPolicy::Restore] {
+        let w = World::new(Some(theirs.clone()));
+        let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+        p.spec.drift_policy = DriftPolicy::Report;
+        p.spec.deletion_policy = deletion;
+        assert_eq!(w.pass(&mut p, 0).await.reason, Reason::DriftReported);
+        match w.cleanup(&p).await {
+            CleanupOutcome::Done {
+                events,
+                wrote: None,
+            } => {
+                assert_eq!(events.len(), 1);
+                assert!(!events[0].warning, "{deletion:?}: a Normal Event");
+                assert_eq!(events[0].reason, "Retained");
+                assert!(
+                    events[0].note.contains("driftPolicy Report"),
+                    "{}",
+                    events[0].note
+                );
+            }
+            other => panic!("{deletion:?}: {other:?}"),
+        }
+        assert_eq!(writes(&w.take_log()), Vec::<&str>::new(), "{deletion:?}");
+        assert_eq!(w.store().live(), theirs);
+    }
+
+    // A policy that enforced once (and captured the original) and now only reports.
+    let w = World::new(Some(theirs.clone()));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.deletion_policy = DeletionPolicy::Restore;
+    w.pass(&mut p, 0).await;
+    p.spec.drift_policy = DriftPolicy::Report;
+    *w.store().rules.lock().unwrap() = Some(vec![rule("*", &[CorsMethod::Head])]);
+    w.pass(&mut p, 60).await;
+    w.take_log();
+    assert!(matches!(
+        w.cleanup(&p).await,
+        CleanupOutcome::Done { wrote: None, .. }
+    ));
+    assert_eq!(writes(&w.take_log()), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn a_policy_that_never_owned_the_bucket_never_writes_on_deletion() {
+    // The owner goes first and keeps its rules; the loser, now alone, must not remove them.
+    let mut w = World::new(Some(vec![]));
+    let mut owner = policy("a", "owner", 0, vec![rich_rule()]);
+    owner.spec.deletion_policy = DeletionPolicy::Retain;
+    let mut loser = policy("b", "loser", 10, vec![rule("*", &[CorsMethod::Get])]);
+    w.view.policies = vec![Arc::new(owner.clone()), Arc::new(loser.clone())];
+    assert_eq!(w.pass(&mut owner, 0).await.reason, Reason::Applied);
+    assert_eq!(w.pass(&mut loser, 20).await.reason, Reason::Conflict);
+    assert!(matches!(
+        w.cleanup(&owner).await,
+        CleanupOutcome::Done { wrote: None, .. }
+    ));
+    w.view.policies.retain(|p| p.key() != owner.key());
+    w.take_log();
+    match w.cleanup(&loser).await {
+        CleanupOutcome::Done {
+            events,
+            wrote: None,
+        } => assert!(events[0].note.contains("never owned"), "{events:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(writes(&w.take_log()), Vec::<&str>::new());
+    assert_eq!(
+        w.store().live(),
+        vec![rich_rule()],
+        "the owner's rules stay"
+    );
+
+    // A spec that was never valid never reached the bucket either.
+    let theirs = vec![rule("https://theirs.example", &[CorsMethod::Get])];
+    for deletion in [DeletionPolicy::Delete, DeletionPolicy::Restore] {
+        let w = World::new(Some(theirs.clone()));
+        let mut invalid = policy("shop", "bad", 0, vec![rule("https://*.*.example", &[])]);
+        invalid.spec.deletion_policy = deletion;
+        assert_eq!(w.pass(&mut invalid, 0).await.reason, Reason::InvalidSpec);
+        assert!(matches!(
+            w.cleanup(&invalid).await,
+            CleanupOutcome::Done { wrote: None, .. }
+        ));
+        assert_eq!(writes(&w.take_log()), Vec::<&str>::new(), "{deletion:?}");
+        assert_eq!(w.store().live(), theirs);
+    }
+}
+
+#[tokio::test]
+async fn ownership_on_deletion_is_judged_by_the_api_server_not_a_stale_cache() {
+    let w = World::new(Some(vec![rule("https://old.example", &[CorsMethod::Get])]));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    let stale = p.clone();
+    w.pass(&mut p, 0).await;
+    // The cached copy has no status yet, but the policy did write the bucket: Delete removes it.
+    match w.cleanup(&stale).await {
+        CleanupOutcome::Done { wrote, .. } => assert_eq!(wrote, Some(Operation::Delete)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.store().live(), vec![]);
+}
+
+#[tokio::test]
+async fn the_original_is_captured_whatever_the_deletion_policy_so_a_later_restore_restores_it() {
+    let before = vec![rule("https://old.example", &[CorsMethod::Get])];
+    let w = World::new(Some(before.clone()));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    assert_eq!(p.spec.deletion_policy, DeletionPolicy::Delete);
+    assert_eq!(w.pass(&mut p, 0).await.wrote, Some(Operation::Put));
+    assert_eq!(
+        p.status.as_ref().unwrap().original.as_ref().unwrap().rules,
+        before
+    );
+    // Switched to Restore later; the bucket drifts and is repaired in between.
+    p.spec.deletion_policy = DeletionPolicy::Restore;
+    p.metadata.generation = Some(2);
+    w.pass(&mut p, 60).await;
+    *w.store().rules.lock().unwrap() = Some(vec![rule("*", &[CorsMethod::Delete])]);
+    assert!(w.pass(&mut p, 120).await.drift_detected);
+    assert_eq!(
+        p.status.as_ref().unwrap().original.as_ref().unwrap().rules,
+        before,
+        "a repair does not capture again"
+    );
+    match w.cleanup(&p).await {
+        CleanupOutcome::Done { wrote, .. } => assert_eq!(wrote, Some(Operation::Put)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.store().live(), before, "the true original, not our rules");
+}
+
+#[tokio::test]
+async fn a_policy_that_wrote_before_originals_were_kept_captures_nothing_later() {
+    // Left by a bucketcors that captured only for Restore: written, nothing captured.
+    let w = World::new(Some(vec![rule(
+        "https://drifted.example",
+        &[CorsMethod::Get],
+    )]));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    let mut legacy = status::progressing(None, Some(1), p.spec.interval(), None, at(0));
+    legacy.last_applied_time = Some(status::time(at(0)));
+    legacy.live_rules = Some(vec![rich_rule()]);
+    p.status = Some(legacy);
+    let out = w.pass(&mut p, 60).await;
+    assert_eq!(out.wrote, Some(Operation::Put));
+    assert!(!w.take_log().contains(&"original".to_owned()));
+    assert_eq!(
+        out.status.original, None,
+        "the drifted rules are no original"
+    );
+    p.spec.deletion_policy = DeletionPolicy::Restore;
+    match w.cleanup(&p).await {
+        CleanupOutcome::Done {
+            events,
+            wrote: None,
+        } => assert!(events[0].note.contains("never recorded"), "{events:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn status_written_from_a_stale_cache_never_removes_the_original() {
+    let before = vec![rule("https://old.example", &[CorsMethod::Get])];
+    let w = World::new(Some(before.clone()));
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    p.spec.deletion_policy = DeletionPolicy::Restore;
+    let mut stale = p.clone();
+    w.pass(&mut p, 0).await;
+    let progressing = w.sink.written.lock().unwrap()[0].clone();
+    assert_eq!(progressing.original, None);
+
+    // A pass on a cached copy from before the first pass: its status writes lack `original`.
+    let out = w.pass_without_catching_up(&mut stale, 30).await;
+    assert!(out.status_writes > 0);
+    assert_eq!(
+        w.sink.on_server(&p).unwrap().original.unwrap().rules,
+        before,
+        "still on the server"
+    );
+
+    // Then drift, seen through a cache that shows only the status from before the capture.
+    *w.store().rules.lock().unwrap() = Some(vec![rule("*", &[CorsMethod::Delete])]);
+    let mut lagging = p.clone();
+    lagging.status = Some(progressing);
+    w.take_log();
+    let out = w.pass(&mut lagging, 60).await;
+    assert_eq!(out.wrote, Some(Operation::Put));
+    assert!(
+        !w.take_log().contains(&"original".to_owned()),
+        "not captured again"
+    );
+    assert_eq!(
+        w.sink.on_server(&p).unwrap().original.unwrap().rules,
+        before
+    );
+    match w.cleanup(&lagging).await {
+        CleanupOutcome::Done { wrote, .. } => assert_eq!(wrote, Some(Operation::Put)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.store().live(), before);
+}
+
+impl World {
+    /// One pass whose policy keeps the status it had (a cache that has not caught up).
+    async fn pass_without_catching_up(&self, policy: &mut BucketCorsPolicy, secs: i64) -> Outcome {
+        reconcile_once(policy, self.deps(), at(secs))
+            .await
+            .expect("fake API never fails")
+    }
+}
+
+/// A policy that owns the bucket and whose deletion was requested at `at(deleted)`.
+async fn deleted_policy(w: &World, deleted: i64) -> BucketCorsPolicy {
+    let mut p = policy("shop", "web", 0, vec![rich_rule()]);
+    w.pass(&mut p, 0).await;
+    p.metadata.deletion_timestamp = Some(Time(at(deleted)));
+    p
+}
+
+#[tokio::test]
+async fn a_deletion_that_keeps_failing_is_abandoned_after_the_timeout() {
+    let w = World::new(Some(vec![]));
+    let p = deleted_policy(&w, 100).await;
+    w.take_log();
+    for kind in [StoreErrorKind::Transient, StoreErrorKind::AccessDenied] {
+        *w.store().fail.lock().unwrap() = Some(kind);
+        let limit = 100 + i64::try_from(CLEANUP_TIMEOUT.as_secs()).unwrap();
+        let class = ReconcileError::from(StoreError::new(kind, Operation::Get, "b", "x")).reason();
+        assert!(matches!(
+            w.cleanup_at(&p, limit - 1, Some(class)).await,
+            CleanupOutcome::Retry { .. }
+        ));
+        match w.cleanup_at(&p, limit, Some(class)).await {
+            CleanupOutcome::Abandoned { events, error } => {
+                assert_eq!(error.reason(), class);
+                assert_eq!(events.len(), 1);
+                assert!(events[0].warning);
+                assert_eq!(events[0].reason, "CleanupAbandoned");
+                assert!(
+                    events[0].note.contains(class.as_str()) && events[0].note.contains("1h"),
+                    "{}",
+                    events[0].note
+                );
+            }
+            other => panic!("{kind:?}: {other:?}"),
+        }
+        assert_eq!(writes(&w.take_log()), Vec::<&str>::new());
+        assert_eq!(w.store().live(), vec![rich_rule()], "left as it is");
+    }
+    // A deletion that succeeds is never abandoned, however late.
+    *w.store().fail.lock().unwrap() = None;
+    assert!(matches!(
+        w.cleanup_at(&p, 1_000_000, Some(Reason::Unavailable)).await,
+        CleanupOutcome::Done {
+            wrote: Some(Operation::Delete),
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn cleanup_failures_are_announced_when_they_start_or_change_not_on_every_retry() {
+    let w = World::new(Some(vec![]));
+    let p = deleted_policy(&w, 0).await;
+    let mut last = None;
+    let mut announced = Vec::new();
+    for (secs, kind) in [
+        (10, StoreErrorKind::Transient),
+        (20, StoreErrorKind::Transient),
+        (30, StoreErrorKind::Other),
+        (40, StoreErrorKind::AccessDenied),
+        (50, StoreErrorKind::AccessDenied),
+        (60, StoreErrorKind::Throttled),
+        (70, StoreErrorKind::Throttled),
+    ] {
+        *w.store().fail.lock().unwrap() = Some(kind);
+        match w.cleanup_at(&p, secs, last).await {
+            CleanupOutcome::Retry { events, error } => {
+                last = Some(error.reason());
+                for e in events {
+                    assert!(e.warning);
+                    assert_eq!(e.reason, "CleanupFailed");
+                    announced.push((secs, error.reason()));
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Transient and Other are both Unavailable: the same class, announced once.
+    assert_eq!(
+        announced,
+        [
+            (10, Reason::Unavailable),
+            (40, Reason::AccessDenied),
+            (60, Reason::Throttled)
+        ]
+    );
 }
