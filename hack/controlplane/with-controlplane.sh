@@ -8,7 +8,10 @@
 # temporary dir (start.sh), KUBECONFIG and BUCKETCORS_TEST_KUBECONFIG (and the
 # rest of DIR/env) are exported to CMD, and the control plane is stopped and
 # the dir removed when this script exits: after CMD, when CMD fails, and on
-# INT/TERM. The exit code is CMD's (130/143 when interrupted).
+# INT/TERM/HUP, which are first forwarded to CMD (or to start.sh while it
+# runs). If this script is killed with SIGKILL, a watchdog (watchdog.sh, in
+# its own session) stops the control plane within about a second.
+# The exit code is CMD's (130/143/129 when interrupted).
 #
 # Knobs: BUCKETCORS_KEEP_CONTROLPLANE=1 keeps the temp dir (logs) after stopping.
 set -euo pipefail
@@ -31,14 +34,35 @@ if [[ -n "${BUCKETCORS_TEST_KUBECONFIG:-}" ]]; then
   log "BUCKETCORS_TEST_KUBECONFIG=$BUCKETCORS_TEST_KUBECONFIG is not reachable; starting a new control plane"
 fi
 
+KEEP="${BUCKETCORS_KEEP_CONTROLPLANE:-}"
 CP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bucketcors-controlplane.XXXXXX")"
+mkdir -p "$CP_DIR/pids" "$CP_DIR/logs"
+child=""
+
+# The watchdog runs in its own session, so a signal to this script's process
+# group (or SIGKILL to this script) does not reach it.
+watch_args=("$$" "$CP_DIR")
+[[ "$KEEP" == 1 ]] || watch_args+=(--remove)
+setsid "$HERE/watchdog.sh" "${watch_args[@]}" </dev/null >>"$CP_DIR/logs/watchdog.log" 2>&1 &
+
+# dismiss_watchdog: the teardown is done here, the watchdog is not needed.
+# shellcheck disable=SC2317 # called from cleanup
+dismiss_watchdog() {
+  local pid
+  pid="$(cat "$CP_DIR/pids/watchdog.pid" 2>/dev/null || true)"
+  if [[ "$pid" =~ ^[0-9]+$ ]] &&
+     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "watchdog.sh $$ $CP_DIR"; then
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+}
 
 # shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
   local rc=$?
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP
   "$HERE/stop.sh" "$CP_DIR" >&2 || rc=$((rc == 0 ? 1 : rc))
-  if [[ "${BUCKETCORS_KEEP_CONTROLPLANE:-}" == 1 ]]; then
+  dismiss_watchdog
+  if [[ "$KEEP" == 1 ]]; then
     log "kept $CP_DIR (logs in $CP_DIR/logs)"
   else
     rm -rf "$CP_DIR"
@@ -46,15 +70,40 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-"$HERE/start.sh" "$CP_DIR" >/dev/null
+# on_signal SIG CODE: forwards SIG to what runs (CMD or start.sh), waits for
+# it, then exits with CODE (the EXIT trap tears down).
+# shellcheck disable=SC2317 # called through traps
+on_signal() {
+  local sig="$1" code="$2"
+  trap - INT TERM HUP
+  if [[ -n "$child" ]]; then
+    kill "-$sig" "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
+  exit "$code"
+}
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal HUP 129' HUP
+
+# run CMD...: runs CMD in the background and waits for it, so that a signal to
+# this script is handled at once (bash runs traps only between foreground
+# commands). Stdin is passed on, and SIGINT/SIGQUIT are un-ignored (bash
+# ignores them in background commands). Returns CMD's status.
+run() {
+  local rc=0
+  ( trap - INT QUIT; exec "$@" ) <&0 &
+  child=$!
+  wait "$child" || rc=$?
+  child=""
+  return "$rc"
+}
+
+run "$HERE/start.sh" "$CP_DIR" >/dev/null
 # shellcheck source=/dev/null
 source "$CP_DIR/env"
 
-set +e
-"$@"
-rc=$?
-set -e
+rc=0
+run "$@" || rc=$?
 exit "$rc"
