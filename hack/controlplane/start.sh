@@ -5,8 +5,7 @@
 #   DIR/pki/          CA, apiserver serving cert, client certs, SA key pair
 #   DIR/etcd/         etcd data
 #   DIR/logs/*.log    one log per process
-#   DIR/pids/*.pid    one pid per process (each is a session leader); start.pid
-#                     is start.sh's own while it runs
+#   DIR/pids/*.pid    one pid per process (each is a session leader)
 #   DIR/ports         the chosen ports (reused on a restart when still free)
 #   DIR/kubeconfig    admin (system:masters) client-certificate kubeconfig
 #   DIR/env           sourceable: KUBECONFIG, BUCKETCORS_TEST_KUBECONFIG, ...
@@ -36,10 +35,6 @@ die() { printf 'start.sh: error: %s\n' "$*" >&2; exit 1; }
 [[ $# -eq 1 && -n "$1" ]] || { echo "usage: $0 DIR" >&2; exit 2; }
 mkdir -p "$1"
 DIR="$(cd "$1" && pwd)"
-# Our pid, for a watchdog that has to stop a start.sh whose caller was killed.
-mkdir -p "$DIR/pids"
-echo "$$" >"$DIR/pids/start.pid"
-trap 'rm -f "$DIR/pids/start.pid"' EXIT
 READY_TIMEOUT="${BUCKETCORS_READY_TIMEOUT:-120}"
 CRDS_DIR="${BUCKETCORS_CRDS_DIR:-$REPO_ROOT/crds}"
 

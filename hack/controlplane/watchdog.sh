@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Stops the control plane in DIR once process PID is gone: with-controlplane.sh starts it
-# detached (own session) with its own pid, so that a wrapper killed with SIGKILL (a CI timeout,
-# the OOM killer) does not leave etcd, kube-apiserver and kube-controller-manager running.
+# Tears down the control plane in DIR once process PID is gone. with-controlplane.sh starts it
+# in a session of its own, with its own pid, so that a wrapper killed with SIGKILL (a CI
+# timeout, the OOM killer) does not leave etcd, kube-apiserver and kube-controller-manager
+# running: they run in sessions of their own too, nothing else would stop them.
 #
 #   hack/controlplane/watchdog.sh PID DIR [--remove]
 #
-# When PID has exited (or is a zombie, or the pid was reused by another process), the watchdog
-# stops a start.sh that is still running for DIR (DIR/pids/start.pid), runs stop.sh DIR and,
-# with --remove, deletes DIR. Its pid is in DIR/pids/watchdog.pid and its log in
-# DIR/logs/watchdog.log. SIGTERM ends it without doing anything: that is how the wrapper
-# dismisses it after tearing down by itself.
+# Once PID has exited (a zombie, or the pid reused by a process started later, counts as
+# exited), the watchdog sends TERM to the child the wrapper was running (DIR/pids/child.pid:
+# start.sh, which would go on starting processes, or CMD, whose control plane is about to go),
+# runs stop.sh DIR and, with --remove, deletes DIR. Its own pid is in DIR/pids/watchdog.pid.
+# SIGTERM before that ends it without doing anything: that is how the wrapper dismisses it
+# after tearing down by itself.
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,43 +23,49 @@ REMOVE="${3:-}"
 
 log() { printf '%s watchdog: %s\n' "$(date -u +%FT%TZ)" "$*"; }
 
-# starttime PID: field 22 of /proc/PID/stat (start time since boot, in clock ticks); empty when
-# PID does not exist. Together with the pid it names one process, even after pid reuse.
+# starttime PID: the start time of PID (field 22 of /proc/PID/stat, clock ticks since boot);
+# nothing when PID does not exist or is a zombie. The pair names one process for good.
 starttime() {
   local stat
   stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
-  stat="${stat##*) }" # drop "pid (comm) ", comm may contain spaces
+  stat="${stat##*) }" # drop "pid (comm) ": comm may contain spaces and parentheses
   # shellcheck disable=SC2086 # split into fields on purpose
   set -- $stat
   [[ "$1" == Z ]] || echo "${20}"
 }
 
+# alive PID STARTTIME: that very process still runs.
+alive() { [[ -n "$2" && "$(starttime "$1")" == "$2" ]]; }
+
 trap 'exit 0' TERM
 trap '' INT HUP
 
-started="$(starttime "$WATCHED")"
+watched_start="$(starttime "$WATCHED")"
 echo "$$" >"$DIR/pids/watchdog.pid"
 log "watching pid $WATCHED"
-while [[ -n "$started" && "$(starttime "$WATCHED")" == "$started" ]]; do
+while alive "$WATCHED" "$watched_start"; do
   sleep 0.5
 done
-# From here on, finish the job: the wrapper is gone, nobody else will.
+# From here on finish the job, whatever arrives: the wrapper is gone, nobody else will.
 trap '' TERM
 rm -f "$DIR/pids/watchdog.pid"
 log "pid $WATCHED is gone; tearing down $DIR"
 
-# A start.sh still running would go on starting processes after stop.sh: stop it first.
-start_pid="$(cat "$DIR/pids/start.pid" 2>/dev/null || true)"
-if [[ "$start_pid" =~ ^[0-9]+$ ]] &&
-   tr '\0' ' ' <"/proc/$start_pid/cmdline" 2>/dev/null | grep -qF -- "start.sh $DIR"; then
-  log "stopping start.sh (pid $start_pid)"
-  kill -TERM "$start_pid" 2>/dev/null
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$start_pid" 2>/dev/null || break
+# DIR/pids/child.pid: "PID STARTTIME" of what the wrapper ran last.
+read -r child child_start _ <"$DIR/pids/child.pid" 2>/dev/null || true
+if [[ "${child:-}" =~ ^[0-9]+$ ]] && alive "$child" "${child_start:-}"; then
+  log "stopping the wrapper's child, pid $child: $(tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null)"
+  kill -TERM "$child" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do
+    alive "$child" "$child_start" || break
     sleep 0.1
   done
-  kill -KILL "$start_pid" 2>/dev/null
+  if alive "$child" "$child_start"; then
+    log "pid $child ignored TERM for 10s; killing it"
+    kill -KILL "$child" 2>/dev/null
+  fi
 fi
+rm -f "$DIR/pids/child.pid"
 
 "$HERE/stop.sh" "$DIR" 2>&1
 if [[ "$REMOVE" == --remove ]]; then

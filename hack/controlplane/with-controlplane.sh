@@ -10,7 +10,8 @@
 # the dir removed when this script exits: after CMD, when CMD fails, and on
 # INT/TERM/HUP, which are first forwarded to CMD (or to start.sh while it
 # runs). If this script is killed with SIGKILL, a watchdog (watchdog.sh, in
-# its own session) stops the control plane within about a second.
+# its own session) sends TERM to CMD (or start.sh) and stops the control plane
+# within a few seconds.
 # The exit code is CMD's (130/143/129 when interrupted).
 #
 # Knobs: BUCKETCORS_KEEP_CONTROLPLANE=1 keeps the temp dir (logs) after stopping.
@@ -54,6 +55,7 @@ dismiss_watchdog() {
      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "watchdog.sh $$ $CP_DIR"; then
     kill -TERM "$pid" 2>/dev/null || true
   fi
+  rm -f "$CP_DIR/pids/watchdog.pid"
 }
 
 # shellcheck disable=SC2317 # called through the EXIT trap
@@ -90,13 +92,19 @@ trap 'on_signal HUP 129' HUP
 # run CMD...: runs CMD in the background and waits for it, so that a signal to
 # this script is handled at once (bash runs traps only between foreground
 # commands). Stdin is passed on, and SIGINT/SIGQUIT are un-ignored (bash
-# ignores them in background commands). Returns CMD's status.
+# ignores them in background commands). CMD's pid and start time go to
+# pids/child.pid for the watchdog. Returns CMD's status.
 run() {
-  local rc=0
+  local rc=0 stat
   ( trap - INT QUIT; exec "$@" ) <&0 &
   child=$!
+  if stat="$(cat "/proc/$child/stat" 2>/dev/null)"; then
+    read -ra stat <<<"${stat##*) }"
+    echo "$child ${stat[19]}" >"$CP_DIR/pids/child.pid"
+  fi
   wait "$child" || rc=$?
   child=""
+  rm -f "$CP_DIR/pids/child.pid"
   return "$rc"
 }
 
