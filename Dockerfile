@@ -6,6 +6,12 @@
 #
 # hack/build-static.sh builds the same binary (same target, flags and profile) without a
 # container engine.
+#
+# Verified without a container engine (hack/build-static.sh, rustup target
+# x86_64-unknown-linux-musl + Debian musl-tools): the binary links as static-pie (no interpreter,
+# no NEEDED entries), is 27.3 MiB stripped, and runs `--version`, `--help` and `crd`.
+# Not verified: `docker build` itself, the distroless base image, the binary's TLS and network
+# paths inside the image (no container engine here).
 
 FROM rust:1-bookworm AS build
 RUN apt-get update \

@@ -5,7 +5,8 @@
 #   hack/build-static.sh            # release profile, stripped (what the image ships)
 #   hack/build-static.sh --dev      # dev profile: quicker, only to check that it links statically
 #
-# Needs the rustup target x86_64-unknown-linux-musl and a musl C compiler for the C parts of the
+# Needs the rustup target x86_64-unknown-linux-musl (added here with `rustup target add` if
+# missing, which needs rustup's download server) and a musl C compiler for the C parts of the
 # TLS stack (aws-lc-sys, ring): on Debian `apt-get install musl-tools` (provides musl-gcc).
 # Honours CARGO_TARGET_DIR. Prints the binary's path and size on stdout.
 set -euo pipefail
@@ -55,7 +56,10 @@ fi
 if ldd "$bin" >/dev/null 2>&1 && ! ldd "$bin" 2>&1 | grep -q 'statically linked'; then
   die "$bin is dynamically linked: $(ldd "$bin" 2>&1)"
 fi
+# It runs: without a cluster, `--help` and `crd` (which renders the CRDs) exercise the binary.
 "$bin" --version >/dev/null || die "$bin does not run"
+"$bin" --help >/dev/null || die "$bin --help failed"
+"$bin" crd | grep -q '^kind: CustomResourceDefinition' || die "$bin crd printed no CustomResourceDefinition"
 
 size=$(stat -c %s "$bin")
 printf '%s %s bytes (%s MiB)\n' "$bin" "$size" "$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }')"

@@ -4,11 +4,12 @@
 #
 # Everything runs from a temporary directory and is stopped on exit (Enter, Ctrl-C, or at the
 # end when standard input is not a terminal). BUCKETCORS_DEMO_KEEP=1 keeps the directory (logs).
+# BUCKETCORS_DEMO_READY_TIMEOUT: seconds to wait for the controller's /readyz (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
-# shellcheck source=controlplane/env.sh
+# shellcheck source=SCRIPTDIR/controlplane/env.sh
 source hack/controlplane/env.sh
 
 BIN="${BUCKETCORS_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/bucketcors}"
@@ -16,6 +17,14 @@ DEMO_DIR="$(mktemp -d "${TMPDIR:-/tmp}/bucketcors-demo.XXXXXX")"
 CP_DIR="$DEMO_DIR/controlplane"
 S3_DIR="$DEMO_DIR/s3"
 CONTROLLER_PID=""
+
+# http_get URL: prints the body of a 2xx answer; fails on anything else. python3 (which the
+# demo needs anyway), not curl, so that a missing curl cannot look like a controller never ready.
+http_get() {
+  python3 -c 'import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode())' "$1" 2>/dev/null
+}
+READY_TIMEOUT="${BUCKETCORS_DEMO_READY_TIMEOUT:-60}"
 
 bold() { if [[ -t 1 ]]; then printf '\n\033[1m==> %s\033[0m\n' "$*"; else printf '\n==> %s\n' "$*"; fi; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -28,8 +37,8 @@ cleanup() {
     kill -TERM "$CONTROLLER_PID" 2>/dev/null || true
     wait "$CONTROLLER_PID" 2>/dev/null || true
   fi
-  [[ -d "$S3_DIR" ]] && hack/s3/stop.sh "$S3_DIR" >/dev/null 2>&1 || true
-  [[ -d "$CP_DIR" ]] && hack/controlplane/stop.sh "$CP_DIR" >/dev/null 2>&1 || true
+  if [[ -d "$S3_DIR" ]]; then hack/s3/stop.sh "$S3_DIR" >/dev/null 2>&1 || true; fi
+  if [[ -d "$CP_DIR" ]]; then hack/controlplane/stop.sh "$CP_DIR" >/dev/null 2>&1 || true; fi
   if [[ "${BUCKETCORS_DEMO_KEEP:-}" == 1 ]]; then
     echo "kept $DEMO_DIR (controller log: $DEMO_DIR/controller.log)"
   else
@@ -85,11 +94,19 @@ METRICS_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
   --default-endpoint-url "$BUCKETCORS_MOTO_URL" --default-region "$BUCKETCORS_S3_REGION" --default-path-style \
   --log-format text >"$DEMO_DIR/controller.log" 2>&1 &
 CONTROLLER_PID=$!
-for _ in $(seq 60); do
-  curl -fsS "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$CONTROLLER_PID" 2>/dev/null || { tail -20 "$DEMO_DIR/controller.log"; exit 1; }
+controller_failed() {
+  echo "demo.sh: error: $*; last lines of $DEMO_DIR/controller.log:" >&2
+  tail -n 40 "$DEMO_DIR/controller.log" >&2 || true
+  exit 1
+}
+ready=0
+deadline=$((SECONDS + READY_TIMEOUT))
+while ((SECONDS < deadline)); do
+  if http_get "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null; then ready=1; break; fi
+  kill -0 "$CONTROLLER_PID" 2>/dev/null || controller_failed "the controller exited"
   sleep 0.5
 done
+((ready)) || controller_failed "the controller did not answer /readyz on 127.0.0.1:$METRICS_PORT within ${READY_TIMEOUT}s"
 echo "controller pid $CONTROLLER_PID, metrics on http://127.0.0.1:$METRICS_PORT/metrics"
 
 bold "linting and applying examples/static-site.yaml and examples/browser-uploads.yaml"
@@ -121,7 +138,7 @@ run kubectl get events -n demo --field-selector involvedObject.name=static-site 
   -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
 
 bold "what the controller counted"
-curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics" | grep -E '^bucketcors_(cors_writes|s3_requests|drift_detected|status_patches)_total' || true
+http_get "http://127.0.0.1:$METRICS_PORT/metrics" | grep -E '^bucketcors_(cors_writes|s3_requests|drift_detected|status_patches)_total' || true
 
 bold "poke at it yourself"
 cat <<EOF

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tests the Helm chart: lint, rendering with default and non-default values, schema rejections,
-# the generated README and manifest being fresh, and, against a real API server (KUBECONFIG):
+# the generated README and manifest being fresh, the Flux example hanging together, and, against a real API server (KUBECONFIG):
 # helm install/upgrade/uninstall, server-side dry runs, Pod Security admission, and RBAC checked
 # with impersonation of the chart's ServiceAccount (every needed permission granted, every
 # ClusterRole rule needed, nothing else granted).
@@ -14,7 +14,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 CHART="$ROOT/charts/bucketcors"
-# shellcheck source=controlplane/env.sh
+# shellcheck source=SCRIPTDIR/controlplane/env.sh
 source "$HERE/controlplane/env.sh"
 
 passed=0
@@ -123,6 +123,16 @@ crds_identical() {
 check "chart crds/ are byte copies of crds/" crds_identical
 manifest_fresh() { "$HERE/render-manifest.sh" | diff -u "$ROOT/deploy/bucketcors.yaml" -; }
 check "deploy/bucketcors.yaml is fresh (make manifests)" manifest_fresh
+
+echo "== offline: Flux example (deploy/flux)"
+check "Flux example: dependsOn, sourceRefs, chart path and health checks resolve (hack/flux-check.py)" \
+  python3 "$HERE/flux-check.py" "$ROOT/deploy/flux" "$WORK/flux-values.json"
+check "Flux example: the HelmRelease's values render the chart" \
+  render_to "$WORK/flux-release.yaml" bucketcors "$CHART" -n bucketcors-system -f "$WORK/flux-values.json"
+cp -r "$ROOT/deploy/flux" "$WORK/flux-broken"
+sed -i 's/- name: bucketcors-controller$/- name: bucketcors-operator/' "$WORK/flux-broken/kustomizations.yaml"
+reject "flux-check.py notices a dependsOn naming no Kustomization" "dependsOn .* is not a Kustomization" \
+  python3 "$HERE/flux-check.py" "$WORK/flux-broken"
 
 # ---------------------------------------------------------------------------------------------
 echo "== API server"

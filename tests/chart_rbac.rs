@@ -15,8 +15,9 @@
 //! time: each removal must make the run fail (a policy never gets Ready, or the controller logs
 //! Forbidden). A verb whose removal breaks nothing is reported as unnecessary.
 //!
-//! Runs under `hack/controlplane/with-controlplane.sh hack/s3/with-s3.sh` (helm and kubectl on
-//! PATH); `BUCKETCORS_SKIP_CLUSTER_TESTS=1` skips.
+//! Runs under `hack/controlplane/with-controlplane.sh hack/s3/with-s3.sh` (helm and kubectl from
+//! `BUCKETCORS_HELM_BIN` and `BUCKETCORS_K8S_BIN`, never from PATH);
+//! `BUCKETCORS_SKIP_CLUSTER_TESTS=1` skips.
 
 mod support;
 
@@ -60,13 +61,11 @@ struct Removal {
     label: String,
 }
 
-/// The real helm, from the cache the control-plane scripts fill, else PATH.
+/// The project's helm (`$BUCKETCORS_HELM_BIN/helm`); panics with instructions without it.
 fn helm() -> Command {
-    let cached = std::env::var("BUCKETCORS_HELM_BIN")
-        .map(|d| PathBuf::from(d).join("helm"))
-        .ok()
-        .filter(|p| p.exists());
-    Command::new(cached.unwrap_or_else(|| PathBuf::from("helm")))
+    Command::new(
+        cluster::cached_tool("BUCKETCORS_HELM_BIN", "helm").unwrap_or_else(|e| panic!("{e}")),
+    )
 }
 
 fn run_cmd(cmd: &mut Command, stdin: Option<&str>) -> Result<String, String> {
@@ -725,12 +724,13 @@ impl Run {
     }
 }
 
+/// PATH with the project's kubectl first (for hack/sa-kubeconfig.sh).
 fn path_with_kubectl() -> String {
-    let mut path = std::env::var("PATH").unwrap_or_default();
-    if let Ok(dir) = std::env::var("BUCKETCORS_K8S_BIN") {
-        path = format!("{dir}:{path}");
-    }
-    path
+    let kubectl =
+        cluster::cached_tool("BUCKETCORS_K8S_BIN", "kubectl").unwrap_or_else(|e| panic!("{e}"));
+    let dir = kubectl.parent().expect("kubectl has a parent dir");
+    let path = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{path}", dir.display())
 }
 
 async fn works(test: &str, mode: Mode) {
@@ -823,8 +823,16 @@ async fn every_rbac_verb_is_needed() {
 #[test]
 fn non_default_values_render_arguments_the_controller_accepts() {
     let full = concat!(env!("CARGO_MANIFEST_DIR"), "/hack/chart-values/full.yaml");
-    let yaml = match run_cmd(
-        helm().args([
+    let helm = match cluster::cached_tool("BUCKETCORS_HELM_BIN", "helm") {
+        Ok(helm) => helm,
+        Err(e) if std::env::var("BUCKETCORS_SKIP_CLUSTER_TESTS").as_deref() == Ok("1") => {
+            println!("skipped (BUCKETCORS_SKIP_CLUSTER_TESTS=1, helm: {e})");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let yaml = run_cmd(
+        Command::new(helm).args([
             "template",
             "bc",
             CHART,
@@ -834,14 +842,8 @@ fn non_default_values_render_arguments_the_controller_accepts() {
             full,
         ]),
         None,
-    ) {
-        Ok(y) => y,
-        Err(e) if std::env::var("BUCKETCORS_SKIP_CLUSTER_TESTS").as_deref() == Ok("1") => {
-            println!("skipped (BUCKETCORS_SKIP_CLUSTER_TESTS=1, helm: {e})");
-            return;
-        }
-        Err(e) => panic!("helm template (run under hack/controlplane/with-controlplane.sh): {e}"),
-    };
+    )
+    .unwrap_or_else(|e| panic!("helm template: {e}"));
     let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&yaml)
         .map(|doc| Value::deserialize(doc).expect("YAML"))
         .filter(|v| !v.is_null())

@@ -7,7 +7,8 @@
 #   helm                                               -> $BUCKETCORS_HELM_BIN
 #
 # (see env.sh for versions and paths). Idempotent: a binary that exists and
-# reports the expected version is not rebuilt. Go's module and build caches
+# reports the expected version is not rebuilt. Concurrent runs wait for each
+# other (flock on $BUCKETCORS_CACHE/.controlplane-install.lock). Go's module and build caches
 # stay at their defaults, so a rebuild after a version bump is incremental.
 #
 # Usage: hack/controlplane/install.sh
@@ -26,6 +27,18 @@ command -v go >/dev/null 2>&1 || die "go is not on PATH (Go >= 1.26 is needed)"
 export CGO_ENABLED=0
 SRC_ROOT="$BUCKETCORS_CACHE/src"
 mkdir -p "$BUCKETCORS_K8S_BIN" "$BUCKETCORS_ETCD_BIN" "$BUCKETCORS_HELM_BIN" "$SRC_ROOT"
+
+# One install at a time per cache: concurrent runs would build into the same
+# .partial files and wrapper modules. The lock is held until this script (and
+# any go build it started) exits.
+LOCK="$BUCKETCORS_CACHE/.controlplane-install.lock"
+command -v flock >/dev/null 2>&1 || die "flock is not on PATH (util-linux)"
+exec 9>"$LOCK"
+if ! flock -n 9; then
+  log "another hack/controlplane/install.sh is running (lock $LOCK); waiting for it to finish"
+  flock 9
+  log "got the lock"
+fi
 
 # --- helpers -----------------------------------------------------------------
 

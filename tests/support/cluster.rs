@@ -376,18 +376,30 @@ impl Drop for RunningController {
     }
 }
 
-/// The real kubectl, from the cache the control-plane scripts fill.
-pub fn kubectl() -> Command {
-    let cache = std::env::var("BUCKETCORS_K8S_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let home = std::env::var("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/bucketcors/k8s-v1.37.2/bin")
-        });
-    let candidate = cache.join("kubectl");
-    Command::new(if candidate.exists() {
-        candidate
+const TOOLS_HOW: &str = "run under `hack/controlplane/with-controlplane.sh` (it sources \
+     hack/controlplane/env.sh, which exports BUCKETCORS_K8S_BIN and BUCKETCORS_HELM_BIN), or \
+     `source hack/controlplane/env.sh` after `hack/controlplane/install.sh`. A kubectl or helm \
+     found on PATH is not used: it may be another version than the one the project pins";
+
+/// `$VAR/NAME`: a binary from the cache the control-plane scripts fill (`hack/controlplane/`),
+/// with the version they pin. An error with instructions when VAR is unset or the binary is
+/// not there; never another binary of that name from PATH.
+pub fn cached_tool(var: &str, name: &str) -> Result<PathBuf, String> {
+    let dir = std::env::var_os(var)
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| format!("{var} is not set; {TOOLS_HOW}"))?;
+    let path = PathBuf::from(dir).join(name);
+    if path.is_file() {
+        Ok(path)
     } else {
-        PathBuf::from("kubectl")
-    })
+        Err(format!(
+            "{var} is set but {} does not exist; run hack/controlplane/install.sh, then {TOOLS_HOW}",
+            path.display()
+        ))
+    }
+}
+
+/// The project's kubectl (`$BUCKETCORS_K8S_BIN/kubectl`); panics with instructions without it.
+pub fn kubectl() -> Command {
+    Command::new(cached_tool("BUCKETCORS_K8S_BIN", "kubectl").unwrap_or_else(|e| panic!("{e}")))
 }
