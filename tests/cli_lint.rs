@@ -405,8 +405,8 @@ fn a_configuration_over_64_kib_of_xml() {
     let mut spec = String::from("  bucket: demo-web\n  rules:\n");
     for i in 0..80 {
         spec.push_str(&format!(
-            "    - id: r{i}\n      allowedOrigins: ['https://{}.example']\n      allowedMethods: [GET]\n",
-            "a".repeat(1000)
+            "    - id: r{i}\n      allowedOrigins: ['https://{0}.example', 'https://{0}.example.net']\n      allowedMethods: [GET]\n",
+            "a".repeat(480)
         ));
     }
     assert_rejected(&policy("p", &spec), 1, "spec.rules", "bytes as XML");

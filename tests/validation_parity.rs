@@ -141,7 +141,7 @@ fn cases() -> Vec<Case> {
         ),
         ok("id of 255 characters", with(json!({"id": long(255)}))),
         ok("bucket of 255 characters", spec_with(json!({"bucket": long(255)}))),
-        ok("origin of 1024 characters", with(json!({"allowedOrigins": [long(1024)]}))),
+        ok("origin of 512 characters", with(json!({"allowedOrigins": [long(512)]}))),
         ok("origin with one star in the middle", with(json!({"allowedOrigins": ["https://*.example.com"]}))),
         ok("100 origins", with(json!({"allowedOrigins": (0..100).map(|i| format!("https://{i}.example")).collect::<Vec<_>>()}))),
         ok("header with one star", with(json!({"allowedHeaders": ["x-amz-meta-*"]}))),
@@ -190,7 +190,7 @@ fn cases() -> Vec<Case> {
         ),
         bad("origin of star, newline, star", with(json!({"allowedOrigins": ["*\n*"]})), "spec.rules[0].allowedOrigins[0]", Cel),
         bad("empty origin", with(json!({"allowedOrigins": [""]})), "spec.rules[0].allowedOrigins[0]", Schema),
-        bad("origin of 1025 characters", with(json!({"allowedOrigins": [long(1025)]})), "spec.rules[0].allowedOrigins[0]", Schema),
+        bad("origin of 513 characters", with(json!({"allowedOrigins": [long(513)]})), "spec.rules[0].allowedOrigins[0]", Schema),
         bad(
             "101 origins",
             with(json!({"allowedOrigins": (0..101).map(|i| format!("https://{i}.example")).collect::<Vec<_>>()})),
@@ -764,7 +764,7 @@ fn schema_limits_are_in_the_crd() {
     assert_eq!(rule["id"]["maxLength"], json!(255));
     assert_eq!(rule["allowedOrigins"]["minItems"], json!(1));
     assert_eq!(rule["allowedOrigins"]["maxItems"], json!(100));
-    assert_eq!(rule["allowedOrigins"]["items"]["maxLength"], json!(1024));
+    assert_eq!(rule["allowedOrigins"]["items"]["maxLength"], json!(512));
     assert_eq!(rule["allowedMethods"]["minItems"], json!(1));
     assert_eq!(rule["allowedMethods"]["maxItems"], json!(5));
     assert_eq!(

@@ -10,8 +10,11 @@ pub const MAX_RULE_ID_LEN: usize = 255;
 /// Upper bound on the entries of one list inside a rule. S3 itself only bounds the whole
 /// document (64 KB); a fixed bound lets the API server estimate the cost of the CEL rules.
 pub const MAX_LIST_ITEMS: usize = 100;
-/// Upper bound on the length of one origin or header value, for the same reason.
-pub const MAX_VALUE_LEN: usize = 1024;
+/// Upper bound on the length of one origin or header value, for the same reason: the
+/// wildcard rules' estimated cost grows with it, and at 1024 the newline-safe regex exceeds
+/// the API server's per-rule budget. 512 is well above any real origin (a DNS name is at most
+/// 253 characters) or header name. The schema attributes repeat this number.
+pub const MAX_VALUE_LEN: usize = 512;
 
 /// An HTTP method a CORS rule can allow. S3 accepts exactly these five.
 #[derive(
@@ -84,7 +87,7 @@ pub struct CorsRule {
     /// Origins allowed to make cross-origin requests, e.g. `https://shop.example.com`.
     /// Each entry may contain at most one `*` wildcard, which matches any run of characters
     /// (`https://*.example.com`, or `*` for every origin). Matching is case-sensitive.
-    #[schemars(length(min = 1, max = 100), inner(length(min = 1, max = 1024)))]
+    #[schemars(length(min = 1, max = 100), inner(length(min = 1, max = 512)))]
     // `[^*]*` rather than `.*`: RE2's `.` does not match a newline, so `.*` would let
     // "a*\n*b" through although it holds two wildcards.
     #[x_kube(validation = kube::core::Rule::new("self.all(o, !o.matches('[*][^*]*[*]'))")
@@ -99,7 +102,7 @@ pub struct CorsRule {
     /// case-insensitively. Each entry may contain at most one `*` wildcard; `*` allows any header.
     /// When empty, a preflight that requests any header is refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 100), inner(length(min = 1, max = 1024)))]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 512)))]
     // Newline-safe for the same reason as `allowedOrigins`.
     #[x_kube(validation = kube::core::Rule::new("self.all(h, !h.matches('[*][^*]*[*]'))")
         .message("each allowed header may contain at most one '*' wildcard"))]
@@ -108,7 +111,7 @@ pub struct CorsRule {
     /// Response headers the browser lets scripts read (`Access-Control-Expose-Headers`),
     /// such as `ETag`. Wildcards are not allowed here.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 100), inner(length(min = 1, max = 1024)))]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 512)))]
     #[x_kube(validation = kube::core::Rule::new("self.all(h, !h.contains('*'))")
         .message("expose headers may not contain '*'"))]
     pub expose_headers: Vec<String>,
