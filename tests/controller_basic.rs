@@ -643,7 +643,10 @@ async fn json_logs_carry_the_policy_and_bucket_on_every_line_of_a_pass() {
     );
     let missing_bucket = format!("{ok_bucket}-missing");
     let closed = format!("http://127.0.0.1:{}", cluster::free_port());
-    c.s3_endpoint("down", &closed, "moto-keys").await;
+    // The "down" endpoint works at first, so the policy owns its bucket (deletion only writes
+    // to a bucket the policy owned); then it stops answering.
+    c.s3_endpoint("down", &cluster::moto_url(), "moto-keys")
+        .await;
     // BUCKETCORS_LOG_FORMAT, as the Helm chart sets it (and no --log-format).
     let ctl = c.start_controller_with(&[], &[("BUCKETCORS_LOG_FORMAT", "json")]);
     c.apply(&policy("ok", &ok_bucket, "", TWO_RULES)).await;
@@ -656,6 +659,8 @@ async fn json_logs_carry_the_policy_and_bucket_on_every_line_of_a_pass() {
     c.wait_ready("ok", "True", "Applied", SECS(20)).await;
     c.wait_ready("stalled", "False", "NoSuchBucket", SECS(20))
         .await;
+    c.wait_ready("retrying", "True", "Applied", SECS(20)).await;
+    c.s3_endpoint("down", &closed, "moto-keys").await;
     c.wait_ready("retrying", "False", "Unavailable", SECS(20))
         .await;
     // A cleanup that cannot reach its store fails the pass: kube-runtime's error policy logs it.
