@@ -239,7 +239,7 @@ fn cases() -> Vec<Case> {
             "XML document over 64 KiB",
             spec(
                 (0..100)
-                    .map(|i| json!({"id": format!("r{i}"), "allowedOrigins": [format!("https://{}.example", "a".repeat(1000))], "allowedMethods": ["GET"]}))
+                    .map(|i| json!({"id": format!("r{i}"), "allowedOrigins": [format!("https://{}.example", "a".repeat(480)), format!("https://{}.example.net", "a".repeat(480))], "allowedMethods": ["GET"]}))
                     .collect(),
             ),
             "spec.rules",
