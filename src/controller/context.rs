@@ -302,7 +302,6 @@ impl StatusSink for Context {
         policy: &BucketCorsPolicy,
         status: &BucketCorsPolicyStatus,
     ) -> Result<(), ViewError> {
-        let (api, name) = status_api(policy, &self.client)?;
         // `original` is never part of this patch. Server-side apply removes a field that the
         // applying manager owned before and now omits; this status is computed from the cached
         // policy, and a cache that lags behind the capture would omit it. Owned by another
@@ -316,20 +315,8 @@ impl StatusSink for Context {
             // manager first, or leaving it out below would delete it. Idempotent.
             self.write_original(policy, &original).await?;
         }
-        let patch = serde_json::json!({
-            "apiVersion": "bucketcors.dev/v1alpha1",
-            "kind": "BucketCorsPolicy",
-            "status": status,
-        });
-        api.patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map_err(api_error)?;
-        self.metrics.status_patches(1);
-        Ok(())
+        self.apply_status(policy, FIELD_MANAGER, serde_json::json!(status))
+            .await
     }
 
     async fn write_original(
@@ -337,15 +324,30 @@ impl StatusSink for Context {
         policy: &BucketCorsPolicy,
         original: &OriginalConfiguration,
     ) -> Result<(), ViewError> {
+        let status = serde_json::json!({"original": original});
+        self.apply_status(policy, ORIGINAL_FIELD_MANAGER, status)
+            .await
+    }
+}
+
+impl Context {
+    /// One forced server-side apply of `status` to the policy's status subresource, as
+    /// `manager`; counted in `bucketcors_status_patches_total`.
+    async fn apply_status(
+        &self,
+        policy: &BucketCorsPolicy,
+        manager: &str,
+        status: serde_json::Value,
+    ) -> Result<(), ViewError> {
         let (api, name) = status_api(policy, &self.client)?;
         let patch = serde_json::json!({
             "apiVersion": "bucketcors.dev/v1alpha1",
             "kind": "BucketCorsPolicy",
-            "status": {"original": original},
+            "status": status,
         });
         api.patch_status(
             &name,
-            &PatchParams::apply(ORIGINAL_FIELD_MANAGER).force(),
+            &PatchParams::apply(manager).force(),
             &Patch::Apply(&patch),
         )
         .await
